@@ -1,0 +1,185 @@
+/* The cloakfs entry point: git-style dispatch to subcommands, --help and
+ * --version, and the mount.fuse form `cloakfs CIPHERDIR MNT -o opts`. */
+#define FUSE_USE_VERSION 35
+
+#include <argon2.h>
+#include <dlfcn.h>
+#include <fuse_lowlevel.h>
+#include <openssl/crypto.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "crypto/secmem.h"
+#include "tools/tool.h"
+
+struct tool_command {
+	const char *name;
+	int (*run)(int argc, char **argv);
+	const char *summary; /* one line for `cloakfs --help` */
+	const char *usage;   /* for `cloakfs COMMAND --help` */
+};
+
+/* Adding a subcommand is one entry here. */
+static const struct tool_command commands[] = {
+    {"init", tool_cmd_init, "create a new encrypted volume in an empty directory",
+     "usage: cloakfs init [--passfile FILE | --extpass CMD]\n"
+     "                    [--kdf-memory-mib N] [--kdf-iterations N] [--kdf-parallelism N]\n"
+     "                    [--block-size N] CIPHERDIR\n"
+     "\n"
+     "Creates cloakfs.conf and the root directory record in the existing, empty\n"
+     "directory CIPHERDIR. The first keyslot is a passphrase, asked twice on the\n"
+     "terminal unless --passfile or --extpass gives it.\n"
+     "\n"
+     "  --passfile FILE        read the passphrase from the first line of FILE\n"
+     "  --extpass CMD          run CMD with /bin/sh; its first output line is the passphrase\n"
+     "  --kdf-memory-mib N     Argon2id memory in MiB (1..4096)\n"
+     "  --kdf-iterations N     Argon2id passes (1..64)\n"
+     "  --kdf-parallelism N    Argon2id lanes (1..64)\n"
+     "  --block-size N         content block size, a power of two 512..65536 (default 4096)\n"
+     "\n"
+     "Without any --kdf-* option the Argon2id parameters are calibrated to take\n"
+     "about one second on this machine, with memory bounded by its RAM (at most\n"
+     "1 GiB). When some --kdf-* options are given, the missing ones take the\n"
+     "RFC 9106 values: 64 MiB, 3 iterations, 4 lanes.\n"},
+    {"info", tool_cmd_info, "show a volume's format, cipher and keyslots (no secrets)",
+     "usage: cloakfs info [--unlock [--passfile FILE | --extpass CMD] [--slot N]] CIPHERDIR\n"
+     "\n"
+     "Prints the format version, volume UUID, cipher, block size, name encoding,\n"
+     "features, key epoch and every keyslot. Needs no secret and prints none.\n"
+     "\n"
+     "  --unlock               also check a passphrase and the config MAC\n"
+     "  --passfile FILE        with --unlock: read the passphrase from FILE\n"
+     "  --extpass CMD          with --unlock: get the passphrase from CMD's output\n"
+     "  --slot N               with --unlock: try keyslot N only\n"
+     "\n"
+     "Exit status 0 when the passphrase opens a slot and the config MAC matches,\n"
+     "10 for a wrong passphrase, 12 for a tampered or corrupt config.\n"},
+    {"mount", tool_cmd_mount, "unlock a volume and mount it",
+     "usage: cloakfs mount [--passfile FILE | --extpass CMD] [-f] [-o OPTIONS] CIPHERDIR "
+     "MOUNTPOINT\n"
+     "       cloakfs CIPHERDIR MOUNTPOINT [-o OPTIONS]   (the form mount -t fuse.cloakfs runs)\n"
+     "\n"
+     "Unlocks CIPHERDIR and mounts its plaintext view at MOUNTPOINT. Runs in the\n"
+     "background and returns once the mount is live; -f stays in the foreground.\n"},
+    {"umount", tool_cmd_umount, "unmount a mounted volume", "usage: cloakfs umount MOUNTPOINT\n"},
+};
+
+#define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
+
+static const struct tool_command *find_command(const char *name)
+{
+	for (size_t i = 0; i < N_COMMANDS; i++) {
+		if (strcmp(commands[i].name, name) == 0)
+			return &commands[i];
+	}
+	return NULL;
+}
+
+static void print_help(FILE *f)
+{
+	fprintf(f, "usage: cloakfs COMMAND [OPTIONS] [ARGS]\n"
+		   "       cloakfs CIPHERDIR MOUNTPOINT [-o OPTIONS]\n"
+		   "       cloakfs --help | --version\n\ncommands:\n");
+	for (size_t i = 0; i < N_COMMANDS; i++)
+		fprintf(f, "  %-8s %s\n", commands[i].name, commands[i].summary);
+	fprintf(f, "\n`cloakfs COMMAND --help` shows a command's options.\n"
+		   "Secrets are read from the terminal, --passfile FILE or --extpass CMD,\n"
+		   "never from the command line or the environment.\n");
+}
+
+/* libargon2 has no version call: name the algorithm version and the shared
+ * object the symbol was resolved from. */
+static void print_argon2_version(void)
+{
+	Dl_info info;
+	const char *lib = "statically linked";
+
+	if (dladdr((void *)argon2id_hash_raw, &info) != 0 && info.dli_fname != NULL) {
+		const char *slash = strrchr(info.dli_fname, '/');
+		lib = slash ? slash + 1 : info.dli_fname;
+	}
+	printf("Argon2:  algorithm version 0x%x (%s)\n", (unsigned)ARGON2_VERSION_NUMBER, lib);
+}
+
+static void print_version(void)
+{
+	printf("cloakfs %s\n", CLOAKFS_VERSION);
+	printf("libfuse: %s\n", fuse_pkgversion());
+	printf("OpenSSL: %s\n", OpenSSL_version(OPENSSL_VERSION));
+	print_argon2_version();
+}
+
+/* `cloakfs CMD ... --help`: answered here for every command, so each one
+ * documents itself in the table above. Stops at "--". */
+static bool wants_help(int argc, char **argv)
+{
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--") == 0)
+			return false;
+		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
+			return true;
+	}
+	return false;
+}
+
+/* The mount.fuse form: mount(8) runs `cloakfs CIPHERDIR MNT -o opts`. A bare
+ * unknown word (a mistyped command) is not taken for a CIPHERDIR unless it
+ * looks like a path or exists and a mount point follows. */
+static bool is_mount_form(int argc, char **argv)
+{
+	struct stat st;
+
+	if (argc < 3 || argv[1][0] == '-')
+		return false;
+	return strchr(argv[1], '/') != NULL || stat(argv[1], &st) == 0;
+}
+
+int main(int argc, char **argv)
+{
+	const struct tool_command *cmd;
+	int err;
+
+	err = crypto_harden_process();
+	if (err < 0) {
+		tool_error("cannot harden the process (no core dumps, no ptrace): %s",
+			   strerror(-err));
+		return TOOL_EXIT_ERROR;
+	}
+	if (argc < 2) {
+		print_help(stderr);
+		return TOOL_EXIT_USAGE;
+	}
+	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+	    strcmp(argv[1], "help") == 0) {
+		if (argc > 2 && (cmd = find_command(argv[2])) != NULL) {
+			fputs(cmd->usage, stdout);
+			return TOOL_EXIT_OK;
+		}
+		print_help(stdout);
+		return TOOL_EXIT_OK;
+	}
+	if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "-V") == 0) {
+		print_version();
+		return TOOL_EXIT_OK;
+	}
+	cmd = find_command(argv[1]);
+	if (cmd != NULL) {
+		if (wants_help(argc - 1, argv + 1)) {
+			fputs(cmd->usage, stdout);
+			return TOOL_EXIT_OK;
+		}
+		return cmd->run(argc - 1, argv + 1);
+	}
+	if (is_mount_form(argc, argv)) {
+		static char mount_name[] = "mount";
+
+		argv[0] = mount_name;
+		return tool_cmd_mount(argc, argv);
+	}
+	if (argv[1][0] == '-')
+		tool_error("unknown option '%s'; see 'cloakfs --help'", argv[1]);
+	else
+		tool_error("unknown command '%s'; see 'cloakfs --help'", argv[1]);
+	return TOOL_EXIT_USAGE;
+}
