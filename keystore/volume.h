@@ -40,7 +40,8 @@ struct ks_secret {
 struct ks_unlocked {
 	uint8_t vmk[CRYPTO_VMK_LEN];
 	struct crypto_volume_keys *keys;
-	int slot_id; /* the slot that opened */
+	int slot_id;		       /* the slot that opened */
+	uint8_t uuid[CRYPTO_UUID_LEN]; /* the volume these keys belong to */
 };
 
 struct ks_volume;
@@ -61,7 +62,8 @@ void ks_volume_free(struct ks_volume *vol);
 /* Tries the secret on every slot (or only slot_id >= 0) and verifies the
  * config MAC with the key it yields. Returns 0, -EKEYREJECTED (no slot opens
  * with this secret), -EBADMSG (a slot opened but the config MAC does not
- * match: the config was tampered with), -ENOMEM, -EIO. */
+ * match: the config was tampered with), -ENOENT (slot_id >= 0 names no
+ * slot), -ENOMEM, -EIO. Only slots of the config's current epoch are tried. */
 int ks_volume_unlock(const struct ks_volume *vol, const struct ks_secret *secret, int slot_id,
 		     struct ks_unlocked **out);
 void ks_unlocked_free(struct ks_unlocked *u);
@@ -87,5 +89,22 @@ int ks_volume_slot_count(const struct ks_volume *vol);
 int ks_volume_slot_info(const struct ks_volume *vol, int index, struct ks_slot_info *out);
 /* Feature flags, NULL-terminated array owned by vol. */
 const char *const *ks_volume_features(const struct ks_volume *vol);
+
+/* Changing the slots (passwd, keyslot add/remove). Changes are made to vol in
+ * memory; ks_volume_save writes them. u must come from unlocking vol. */
+
+/* Adds a passphrase keyslot with the lowest free id, wrapping u's VMK. kdf
+ * NULL: calibrate toward ~1 s. Returns 0 (*slot_id set if not NULL),
+ * -ENOSPC (all 32 ids used), -EINVAL, -ENOMEM, -EIO. */
+int ks_volume_add_passphrase_slot(struct ks_volume *vol, const struct ks_unlocked *u,
+				  const struct ks_secret *secret, const struct ks_kdf_params *kdf,
+				  int *slot_id);
+/* Removes a keyslot. Returns 0, -ENOENT (no such slot), -EBUSY (it is the
+ * last one: the volume would be lost). */
+int ks_volume_remove_slot(struct ks_volume *vol, int slot_id);
+/* Recomputes the config MAC with u's key and replaces cloakfs.conf atomically
+ * (FORMAT.md §5.4). Returns 0, -EINVAL (u is not for vol), -ENOSPC (the old
+ * config is then intact), -errno. */
+int ks_volume_save(const char *cipherdir, struct ks_volume *vol, const struct ks_unlocked *u);
 
 #endif

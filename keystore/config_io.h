@@ -1,0 +1,20 @@
+/* Reading and writing cloakfs.conf in an open CIPHERDIR. */
+#ifndef CLOAKFS_KEYSTORE_CONFIG_IO_H
+#define CLOAKFS_KEYSTORE_CONFIG_IO_H
+
+#include "keystore/config.h"
+
+/* Opens cipherdir as a directory (O_DIRECTORY, following no final symlink is
+ * not required: the user names it). Returns an fd or -errno. */
+int ks_dir_open(const char *cipherdir);
+
+/* Reads and validates dirfd/cloakfs.conf. Returns 0, -ENOENT (no config),
+ * -EINVAL (corrupt, not a regular file, or over KS_CONFIG_MAX_SIZE), -ENOMEM,
+ * -EIO / -errno. */
+int ks_config_read(int dirfd, struct ks_config *cfg);
+
+/* Serializes cfg (its MAC as it is) and replaces dirfd/cloakfs.conf
+ * atomically. Returns 0 or -errno. */
+int ks_config_write(int dirfd, const struct ks_config *cfg);
+
+#endif
