@@ -78,14 +78,12 @@ void fs_chown_new(fuse_req_t req, int dfd, const char *name)
 	struct stat pst;
 	gid_t gid = ctx->gid;
 
-	if (!fs->as_root)
-		return;
+	if (!fs->as_root || (ctx->uid == 0 && ctx->gid == 0))
+		return; /* created as root already */
 	/* In a setgid directory the new entry keeps the directory's group,
 	 * which the backing file system already gave it. */
 	if (fstat(dfd, &pst) == 0 && (pst.st_mode & S_ISGID))
 		gid = (gid_t)-1;
-	if (ctx->uid == 0 && gid == 0)
-		return;
 	(void)fchownat(dfd, name, ctx->uid, gid, AT_SYMLINK_NOFOLLOW);
 }
 

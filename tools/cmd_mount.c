@@ -22,6 +22,8 @@ struct mount_args {
 	struct tool_secret_source src;
 	struct fs_mount_opts fs;
 	char extra[1024]; /* generic mount options passed on */
+	char cipher_abs[PATH_MAX];
+	char mnt_abs[PATH_MAX];
 };
 
 /* Options mount(8)/fstab hand over that mean nothing to us. */
@@ -158,8 +160,13 @@ static int parse_args(int argc, char **argv, struct mount_args *a)
 		tool_error("mount wants CIPHERDIR and MOUNTPOINT; see 'cloakfs mount --help'");
 		return TOOL_EXIT_USAGE;
 	}
-	a->fs.cipherdir = argv[optind];
-	a->fs.mountpoint = argv[optind + 1];
+	/* Absolute paths: the daemon moves to / and unmounts by path. */
+	if (!realpath(argv[optind], a->cipher_abs))
+		snprintf(a->cipher_abs, sizeof(a->cipher_abs), "%s", argv[optind]);
+	if (!realpath(argv[optind + 1], a->mnt_abs))
+		snprintf(a->mnt_abs, sizeof(a->mnt_abs), "%s", argv[optind + 1]);
+	a->fs.cipherdir = a->cipher_abs;
+	a->fs.mountpoint = a->mnt_abs;
 	a->fs.extra = a->extra;
 	return TOOL_EXIT_OK;
 }
