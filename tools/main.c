@@ -56,12 +56,28 @@ static const struct tool_command commands[] = {
      "Exit status 0 when the passphrase opens a slot and the config MAC matches,\n"
      "10 for a wrong passphrase, 12 for a tampered or corrupt config.\n"},
     {"mount", tool_cmd_mount, "unlock a volume and mount it",
-     "usage: cloakfs mount [--passfile FILE | --extpass CMD] [-f] [-o OPTIONS] CIPHERDIR "
-     "MOUNTPOINT\n"
-     "       cloakfs CIPHERDIR MOUNTPOINT [-o OPTIONS]   (the form mount -t fuse.cloakfs runs)\n"
+     "usage: cloakfs mount [--passfile FILE | --extpass CMD] [-f] [-d] [-o OPTIONS]\n"
+     "                     CIPHERDIR MOUNTPOINT\n"
+     "       cloakfs CIPHERDIR MOUNTPOINT [-o OPTIONS]   (what mount -t fuse.cloakfs runs)\n"
      "\n"
-     "Unlocks CIPHERDIR and mounts its plaintext view at MOUNTPOINT. Runs in the\n"
-     "background and returns once the mount is live; -f stays in the foreground.\n"},
+     "Unlocks CIPHERDIR and mounts its plaintext view at MOUNTPOINT. Goes to the\n"
+     "background and returns 0 only once the mount is live.\n"
+     "\n"
+     "  --passfile FILE        read the passphrase from the first line of FILE\n"
+     "  --extpass CMD          run CMD with /bin/sh; its first output line is the passphrase\n"
+     "  -f, --foreground       stay in the foreground\n"
+     "  -d, --debug            stay in the foreground and log every request\n"
+     "  -o OPTIONS             comma-separated:\n"
+     "       passfile=FILE     as --passfile (for fstab)\n"
+     "       ro                read-only mount\n"
+     "       allow_other       let other users in (needs user_allow_other in fuse.conf)\n"
+     "       writeback_cache   let the kernel cache writes\n"
+     "       attr_timeout=S    kernel attribute cache time, seconds (default 1)\n"
+     "       entry_timeout=S   kernel name cache time, seconds (default 1)\n"
+     "       max_threads=N     request threads (1..1024)\n"
+     "       fsname=NAME       source shown in mount tables (default CIPHERDIR)\n"
+     "       nosuid, nodev, noexec, noatime, ...   passed to the kernel\n"
+     "       _netdev, auto, noauto, nofail, user, x-*, ...   fstab words, ignored\n"},
     {"umount", tool_cmd_umount, "unmount a mounted volume", "usage: cloakfs umount MOUNTPOINT\n"},
 };
 
