@@ -158,19 +158,29 @@ static void block_aad(uint8_t aad[CRYPTO_HEADER_LEN + INDEX_LEN],
 	put_be32(aad + CRYPTO_HEADER_LEN + 4, (uint32_t)index);
 }
 
-int crypto_block_seal(struct crypto_aead *aead, const uint8_t header[CRYPTO_HEADER_LEN],
-		      uint64_t index, const uint8_t *pt, size_t len, uint8_t *out)
+int crypto_block_seal_nonce(struct crypto_aead *aead, const uint8_t header[CRYPTO_HEADER_LEN],
+			    uint64_t index, const uint8_t nonce[CRYPTO_NONCE_LEN],
+			    const uint8_t *pt, size_t len, uint8_t *out)
 {
 	uint8_t aad[CRYPTO_HEADER_LEN + INDEX_LEN];
 
 	if (len == 0 || len > CRYPTO_BLOCK_SIZE_MAX)
 		return -EINVAL;
-	/* A fresh random nonce per write: a rewritten block never reuses one. */
-	if (crypto_random_bytes(out, CRYPTO_NONCE_LEN) != 0)
-		return -EIO;
+	memmove(out, nonce, CRYPTO_NONCE_LEN);
 	block_aad(aad, header, index);
 	return crypto_aead_seal(aead, out, aad, sizeof(aad), pt, len, out + CRYPTO_NONCE_LEN,
 				out + CRYPTO_NONCE_LEN + len);
+}
+
+int crypto_block_seal(struct crypto_aead *aead, const uint8_t header[CRYPTO_HEADER_LEN],
+		      uint64_t index, const uint8_t *pt, size_t len, uint8_t *out)
+{
+	uint8_t nonce[CRYPTO_NONCE_LEN];
+
+	/* A fresh random nonce per write: a rewritten block never reuses one. */
+	if (crypto_random_bytes(nonce, sizeof(nonce)) != 0)
+		return -EIO;
+	return crypto_block_seal_nonce(aead, header, index, nonce, pt, len, out);
 }
 
 int crypto_block_open(struct crypto_aead *aead, const uint8_t header[CRYPTO_HEADER_LEN],

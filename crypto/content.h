@@ -47,6 +47,12 @@ bool crypto_block_is_hole(const uint8_t *stored, size_t stored_len);
  * of the file. Returns 0 or -EIO. */
 int crypto_block_seal(struct crypto_aead *aead, const uint8_t header[CRYPTO_HEADER_LEN],
 		      uint64_t index, const uint8_t *pt, size_t len, uint8_t *out);
+/* The same with a nonce the caller drew from crypto_random_bytes (e.g. in a
+ * batch: one CSPRNG call costs about as much as sealing a 4 KiB block). The
+ * nonce must be fresh and used once; it is copied to the front of out. */
+int crypto_block_seal_nonce(struct crypto_aead *aead, const uint8_t header[CRYPTO_HEADER_LEN],
+			    uint64_t index, const uint8_t nonce[CRYPTO_NONCE_LEN],
+			    const uint8_t *pt, size_t len, uint8_t *out);
 /* Decrypts stored block `index` (stored_len > CRYPTO_BLOCK_OVERHEAD) into pt
  * (stored_len - CRYPTO_BLOCK_OVERHEAD bytes). A hole gives zeros. Returns 0,
  * -EBADMSG on authentication failure, -EINVAL for a bad length, -EIO. */

@@ -39,25 +39,17 @@ static int nonce_next(struct nonce_batch *nb, uint8_t out[CRYPTO_NONCE_LEN])
 	return 0;
 }
 
-/* crypto_block_seal with a nonce from the batch: stored block i is
- * nonce || AES-GCM(file key, nonce, pt, header || be64(i)). The format is
- * pinned by the reads, which go through crypto_block_open. */
+/* crypto_block_seal with a nonce from the batch. */
 static int seal_block(struct fs_content *c, struct crypto_aead *aead, struct nonce_batch *nb,
 		      uint64_t i, const uint8_t *pt, size_t len, uint8_t *out)
 {
-	uint8_t aad[CRYPTO_HEADER_LEN + 8];
-	int k, ret;
+	uint8_t nonce[CRYPTO_NONCE_LEN];
+	int ret;
 
-	if (len == 0 || len > CRYPTO_BLOCK_SIZE_MAX)
-		return -EINVAL;
-	ret = nonce_next(nb, out);
+	ret = nonce_next(nb, nonce);
 	if (ret != 0)
 		return ret;
-	memcpy(aad, c->header, CRYPTO_HEADER_LEN);
-	for (k = 0; k < 8; k++)
-		aad[CRYPTO_HEADER_LEN + k] = (uint8_t)(i >> (56 - 8 * k));
-	return crypto_aead_seal(aead, out, aad, sizeof(aad), pt, len, out + CRYPTO_NONCE_LEN,
-				out + CRYPTO_NONCE_LEN + len);
+	return crypto_block_seal_nonce(aead, c->header, i, nonce, pt, len, out);
 }
 
 /* Reads stored block i of a file of plaintext size `size` and decrypts it into
