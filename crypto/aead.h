@@ -23,8 +23,8 @@ void crypto_aead_free(struct crypto_aead *aead);
 /* Encrypts len bytes of pt into ct (may equal pt) and writes the tag.
  * Returns 0 or -EIO. */
 int crypto_aead_seal(struct crypto_aead *aead, const uint8_t nonce[CRYPTO_NONCE_LEN],
-		     const uint8_t *aad, size_t aad_len, const uint8_t *pt, size_t len,
-		     uint8_t *ct, uint8_t tag[CRYPTO_TAG_LEN]);
+		     const uint8_t *aad, size_t aad_len, const uint8_t *pt, size_t len, uint8_t *ct,
+		     uint8_t tag[CRYPTO_TAG_LEN]);
 
 /* Decrypts and authenticates. Returns 0, -EBADMSG if the tag does not match
  * (pt is then wiped), or -EIO. */

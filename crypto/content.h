@@ -70,7 +70,6 @@ struct crypto_dir_record {
 int crypto_dir_record_new(struct crypto_dir_record *r, uint32_t epoch);
 void crypto_dir_record_encode(const struct crypto_dir_record *r,
 			      uint8_t out[CRYPTO_DIR_RECORD_LEN]);
-int crypto_dir_record_decode(const uint8_t in[CRYPTO_DIR_RECORD_LEN],
-			     struct crypto_dir_record *r);
+int crypto_dir_record_decode(const uint8_t in[CRYPTO_DIR_RECORD_LEN], struct crypto_dir_record *r);
 
 #endif

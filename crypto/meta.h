@@ -15,8 +15,8 @@
 
 /* out gets base64url and a NUL (out_cap >= CRYPTO_SYMLINK_ENCODED_MAX + 1).
  * Returns the encoded length, -ENAMETOOLONG over the limit, -EIO. */
-long crypto_symlink_encrypt(const struct crypto_volume_keys *keys, const char *target,
-			    size_t len, char *out, size_t out_cap);
+long crypto_symlink_encrypt(const struct crypto_volume_keys *keys, const char *target, size_t len,
+			    char *out, size_t out_cap);
 /* Returns the target length (out NUL-terminated, out_cap >=
  * CRYPTO_SYMLINK_TARGET_MAX + 1), -EBADMSG, -EINVAL. */
 long crypto_symlink_decrypt(const struct crypto_volume_keys *keys, const char *encoded,

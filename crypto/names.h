@@ -48,8 +48,8 @@ bool crypto_name_long_matches(const char *backing_name, const char *encoded, siz
 
 /* The same deterministic scheme for user xattr names (FORMAT.md §4.2), with the
  * xattr keys and no directory ID. name excludes the "user." prefix. */
-long crypto_xattr_name_encrypt(const struct crypto_volume_keys *keys, const char *name,
-			       size_t len, char *out, size_t out_cap);
+long crypto_xattr_name_encrypt(const struct crypto_volume_keys *keys, const char *name, size_t len,
+			       char *out, size_t out_cap);
 long crypto_xattr_name_decrypt(const struct crypto_volume_keys *keys, const char *encoded,
 			       size_t enc_len, char *out, size_t out_cap);
 
