@@ -107,6 +107,8 @@ int fs_dirfd_get(struct fs_daemon *fs, struct fs_node *n)
 	pthread_mutex_unlock(&fs->mutex);
 
 	fd = reopen_from_parent(fs, n);
+	if (fd == -ENOENT)
+		fd = reopen_from_parent(fs, n); /* raced with a rename of n */
 	if (fd < 0)
 		return fd;
 

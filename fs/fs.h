@@ -53,6 +53,7 @@ struct fs_node {
 	struct fs_content *content;
 	bool content_writable;
 	struct fs_handle *handles; /* open handles (their fds) */
+	uint64_t logged_bad;	   /* 1 + the block last reported as failing, or 0 */
 };
 
 /* An open regular file (fi->fh). */

@@ -13,8 +13,16 @@
 void fs_report_content_err(struct fs_daemon *fs, struct fs_node *n, int err, uint64_t block)
 {
 	char path[4096];
+	bool again;
 	if (err == -EBADMSG) {
-		fs_log_auth_failure(fs, n, NULL, (long long)block);
+		/* The kernel retries a failed read (readahead, then the read):
+		 * one line per bad block, not one per attempt. */
+		pthread_mutex_lock(&fs->mutex);
+		again = n->logged_bad == block + 1;
+		n->logged_bad = block + 1;
+		pthread_mutex_unlock(&fs->mutex);
+		if (!again)
+			fs_log_auth_failure(fs, n, NULL, (long long)block);
 	} else if (err == -EINVAL) {
 		fs_node_path(fs, n, path, sizeof(path));
 		fs_log(LOG_ERR, "cloakfs: corrupt file (bad header or size): %s", path);
