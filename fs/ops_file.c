@@ -219,6 +219,36 @@ void fs_op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mo
 	}
 }
 
+/* Per-thread read buffer: a 1 MiB malloc per request would be an mmap and
+ * munmap (and page faults) each time. */
+static pthread_key_t buf_key;
+static pthread_once_t buf_once = PTHREAD_ONCE_INIT;
+
+struct tbuf {
+	size_t cap;
+	char data[];
+};
+
+static void buf_key_init(void)
+{
+	(void)pthread_key_create(&buf_key, free);
+}
+
+static char *thread_buf(size_t size)
+{
+	struct tbuf *b;
+	pthread_once(&buf_once, buf_key_init);
+	b = pthread_getspecific(buf_key);
+	if (b && b->cap >= size)
+		return b->data;
+	free(b);
+	b = malloc(sizeof(*b) + size);
+	if (b)
+		b->cap = size;
+	(void)pthread_setspecific(buf_key, b);
+	return b ? b->data : NULL;
+}
+
 void fs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi)
 {
 	struct fs_daemon *fs = fs_daemon_of(req);
@@ -226,7 +256,7 @@ void fs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct f
 	struct fs_node *n = h->node;
 	uint64_t bad = 0;
 	ssize_t r;
-	char *buf = malloc(size ? size : 1);
+	char *buf = thread_buf(size ? size : 1);
 	(void)ino;
 
 	if (!buf) {
@@ -242,7 +272,6 @@ void fs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct f
 	} else {
 		fuse_reply_buf(req, buf, (size_t)r);
 	}
-	free(buf);
 }
 
 void fs_op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off,
