@@ -27,6 +27,8 @@ int tool_cmd_init(int argc, char **argv);
 int tool_cmd_info(int argc, char **argv);
 int tool_cmd_mount(int argc, char **argv);
 int tool_cmd_umount(int argc, char **argv);
+int tool_cmd_fsck(int argc, char **argv);
+int tool_cmd_speed(int argc, char **argv);
 
 /* Where the secret comes from; at most one of passfile/extpass set, neither
  * means a prompt on the controlling TTY. */
