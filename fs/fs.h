@@ -173,6 +173,9 @@ void fs_op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int valid,
 void fs_op_statfs(fuse_req_t req, fuse_ino_t ino);
 
 /* ops_dir.c */
+/* 0 if the backing directory fd (O_RDONLY) holds no entries besides its
+ * record (leftovers of interrupted operations are removed), else -ENOTEMPTY. */
+int fs_dir_check_empty(int fd);
 void fs_op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode);
 void fs_op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name);
 void fs_op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);

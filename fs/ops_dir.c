@@ -384,8 +384,36 @@ void fs_op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mod
 		fs_node_forget(fs, fs_node_of(fs, e.ino), 1);
 }
 
-/* A backing directory is empty for us when it holds nothing but its record. */
-static int check_empty(int fd)
+/* Leftovers of an interrupted operation: an orphan long-name sidecar or an
+ * unfinished mkdir. They are not entries, so they don't make a directory
+ * non-empty; removes them and returns true. */
+static bool remove_leftover(int fd, const char *name)
+{
+	static const char mk[] = ".cloakfs.mkdir.";
+	size_t len = strlen(name), slen = strlen(CRYPTO_LONGNAME_SUFFIX);
+	char base[256];
+	struct stat st;
+	int sub;
+
+	if (strncmp(name, mk, sizeof(mk) - 1) == 0) {
+		sub = openat(fd, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (sub < 0)
+			return false;
+		unlinkat(sub, CRYPTO_DIR_RECORD_NAME, 0);
+		close(sub);
+		return unlinkat(fd, name, AT_REMOVEDIR) == 0;
+	}
+	if (len <= slen || len - slen >= sizeof(base) ||
+	    strcmp(name + len - slen, CRYPTO_LONGNAME_SUFFIX) != 0)
+		return false;
+	memcpy(base, name, len - slen);
+	base[len - slen] = '\0';
+	if (!crypto_name_is_long(base) || fstatat(fd, base, &st, AT_SYMLINK_NOFOLLOW) == 0)
+		return false;
+	return unlinkat(fd, name, 0) == 0;
+}
+
+int fs_dir_check_empty(int fd)
 {
 	int dup_fd = dup(fd), ret = 0;
 	struct dirent *de;
@@ -400,7 +428,8 @@ static int check_empty(int fd)
 	}
 	while ((de = readdir(dp)) != NULL) {
 		if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..") &&
-		    strcmp(de->d_name, CRYPTO_DIR_RECORD_NAME)) {
+		    strcmp(de->d_name, CRYPTO_DIR_RECORD_NAME) &&
+		    !remove_leftover(fd, de->d_name)) {
 			ret = -ENOTEMPTY;
 			break;
 		}
@@ -425,7 +454,7 @@ static int do_rmdir(struct fs_daemon *fs, struct fs_node *p, int pfd, const char
 		return errno == ELOOP ? -ENOTDIR : -errno;
 	ret = fstat(fd, &st) == 0 ? 0 : -errno;
 	if (ret == 0)
-		ret = check_empty(fd);
+		ret = fs_dir_check_empty(fd);
 	/* Keep the ID to restore the record if the rmdir fails. */
 	if (ret == 0 && fs_dir_record_read(fs, fd, dir_id) != 0)
 		ret = -EIO;

@@ -49,25 +49,12 @@ static void side_put(struct fs_daemon *fs, struct side *s)
 static int clear_target_dir(struct fs_daemon *fs, struct side *d, int *dfd, uint8_t *dir_id,
 			    bool *removed)
 {
-	struct dirent *de;
-	DIR *dp;
-	int fd, ret = 0;
+	int ret;
 
 	*dfd = openat(d->pfd, d->b.backing, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (*dfd < 0)
 		return -errno;
-	fd = dup(*dfd);
-	dp = fd >= 0 ? fdopendir(fd) : NULL;
-	if (!dp) {
-		if (fd >= 0)
-			close(fd);
-		return -EIO;
-	}
-	while ((de = readdir(dp)) != NULL)
-		if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..") &&
-		    strcmp(de->d_name, CRYPTO_DIR_RECORD_NAME))
-			ret = -ENOTEMPTY;
-	closedir(dp);
+	ret = fs_dir_check_empty(*dfd);
 	if (ret == 0 && fs_dir_record_read(fs, *dfd, dir_id) != 0)
 		ret = -EIO;
 	if (ret == 0 && unlinkat(*dfd, CRYPTO_DIR_RECORD_NAME, 0) != 0)
