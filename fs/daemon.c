@@ -34,6 +34,9 @@ static void fs_init(void *userdata, struct fuse_conn_info *conn)
 		conn->want |= FUSE_CAP_ATOMIC_O_TRUNC;
 	if (conn->capable & FUSE_CAP_ASYNC_READ)
 		conn->want |= FUSE_CAP_ASYNC_READ;
+	/* A symlink's target never changes: let the kernel cache it. */
+	if (conn->capable & FUSE_CAP_CACHE_SYMLINKS)
+		conn->want |= FUSE_CAP_CACHE_SYMLINKS;
 	/* The kernel clears set-id bits on write/chown itself: our backing
 	 * writes run with the daemon's privileges and would keep them. */
 	conn->want &= ~FUSE_CAP_HANDLE_KILLPRIV;
