@@ -261,6 +261,64 @@ def case_moved_entry():
         check(os.getxattr(m + "/lost+found/size_4096", "user.colour") == b"blue", "xattr kept")
 
 
+def case_dir_record_recoverable():
+    # Only the magic is hit: the ID is intact and the names authenticate under
+    # it, which proves it; --repair rewrites the record with it.
+    c = fresh("record-magic")
+    flip(os.path.join(backing(c, "/docs"), ".cloakfs.dir"), 1)
+    rc, doc = env.fsck_json(c)
+    check(rc == 4, "rc %d" % rc)
+    expect_only(doc, ["dir-record-corrupt"])
+    find(doc, "dir-record-corrupt", "/docs")
+    # the ID still worked, so everything below was checked by name
+    flip(backing(c, "/docs/size_%d" % (2 * B)), H + 20)
+    rc, doc = env.fsck_json(c, "--repair")
+    check(rc == 5, "record fixed, block not: rc %d" % rc)
+    find(doc, "block-corrupt", "/docs/size_%d" % (2 * B))
+    with env.mounted(c) as m:
+        check(read(m + "/docs/size_1") == DATA["/docs/size_1"], "names readable again")
+
+
+def case_root_record_missing():
+    c = fresh("rootrecord")
+    os.unlink(os.path.join(c, ".cloakfs.dir"))
+    rc, doc = env.fsck_json(c)
+    check(rc == 4, "rc %d" % rc)
+    find(doc, "dir-record-missing", "/")
+    rc, doc = env.fsck_json(c, "--repair")
+    check(rc == 1, "repair rc %d: %s" % (rc, json.dumps(doc["problems"])))
+    clean_after(c)
+    with env.mounted(c) as m:
+        check(os.listdir(m) == ["lost+found"], "root holds only lost+found: %s" % os.listdir(m))
+        contents = set()
+        for dp, dns, fns in os.walk(m + "/lost+found"):
+            contents.update(read(os.path.join(dp, n)) for n in fns
+                            if not os.path.islink(os.path.join(dp, n)))
+        check(DATA["/docs/deep/er/nested"] in contents and DATA["/" + LONG_FILE] in contents,
+              "file contents survive in lost+found")
+
+
+def case_damage_below_lost_name():
+    # A long directory name without its sidecar: the names below it still
+    # decrypt (they use the subdirectory's own ID) but its own name is lost,
+    # so damage below is reported by backing path.
+    c = fresh("below")
+    d = backing(c, "/" + LONG_DIR)
+    os.unlink(d + ".name")
+    flip(backing(c, "/%s/inner/f" % LONG_DIR), H + SB + 50)
+    rc, doc = env.fsck_json(c)
+    check(rc == 4, "rc %d" % rc)
+    pr = find(doc, "block-corrupt")
+    check(pr["path"] is None and pr["backing"].startswith(os.path.basename(d) + "/"),
+          "backing path of the damaged file: %s" % pr)
+    check(pr["ranges"] == [{"offset": B, "length": B}], "range %s" % pr["ranges"])
+    sal = env.path("salvage-below")
+    env.fsck(c, "--salvage", sal)
+    got = read(os.path.join(sal, "files", pr["backing"]))
+    want = DATA["/%s/inner/f" % LONG_DIR]
+    check(got == want[:B] + bytes(B) + want[2 * B:], "salvaged by backing path")
+
+
 def long_entry(c):
     f = backing(c, "/" + LONG_FILE)
     check(os.path.basename(f).startswith("cloakfs.long."), "long backing name: %s" % f)
