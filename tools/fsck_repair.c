@@ -331,7 +331,8 @@ static void run_quarantines(struct repair *r)
 {
 	char plain[CRYPTO_NAME_MAX + 1];
 
-	qsort(r->q, r->nq, sizeof(*r->q), cmp_depth);
+	if (r->nq > 1)
+		qsort(r->q, r->nq, sizeof(*r->q), cmp_depth);
 	for (size_t i = 0; i < r->nq; i++) {
 		struct qitem *q = &r->q[i];
 		int ret = quarantine(r, q, plain);
