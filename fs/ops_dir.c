@@ -299,11 +299,10 @@ static int mkdir_tmp(fuse_req_t req, int pfd, const char *tmp, mode_t mode, uint
 	/* The backing mkdir inherited a setgid parent's bit; keep it. */
 	if (ret == 0 && fstat(pfd, &pst) == 0 && (pst.st_mode & S_ISGID))
 		mode |= S_ISGID;
-	if (ret == 0) {
-		fs_chown_new(req, pfd, tmp);
-		if (fchmodat(pfd, tmp, mode & 07777, 0) != 0)
-			ret = -errno;
-	}
+	if (ret == 0)
+		ret = fs_chown_new(req, pfd, tmp);
+	if (ret == 0 && fchmodat(pfd, tmp, mode & 07777, 0) != 0)
+		ret = -errno;
 	if (ret != 0) {
 		if (dfd >= 0)
 			unlinkat(dfd, CRYPTO_DIR_RECORD_NAME, 0);

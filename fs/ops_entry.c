@@ -71,7 +71,7 @@ int fs_do_lookup(fuse_req_t req, struct fs_node *parent, const char *name,
 	return ret;
 }
 
-void fs_chown_new(fuse_req_t req, int dfd, const char *name)
+int fs_chown_new(fuse_req_t req, int dfd, const char *name)
 {
 	struct fs_daemon *fs = fs_daemon_of(req);
 	const struct fuse_ctx *ctx = fuse_req_ctx(req);
@@ -79,12 +79,14 @@ void fs_chown_new(fuse_req_t req, int dfd, const char *name)
 	gid_t gid = ctx->gid;
 
 	if (!fs->as_root || (ctx->uid == 0 && ctx->gid == 0))
-		return; /* created as root already */
+		return 0; /* created as root already */
 	/* In a setgid directory the new entry keeps the directory's group,
 	 * which the backing file system already gave it. */
 	if (fstat(dfd, &pst) == 0 && (pst.st_mode & S_ISGID))
 		gid = (gid_t)-1;
-	(void)fchownat(dfd, name, ctx->uid, gid, AT_SYMLINK_NOFOLLOW);
+	if (fchownat(dfd, name, ctx->uid, gid, AT_SYMLINK_NOFOLLOW) != 0)
+		return -errno;
+	return 0;
 }
 
 void fs_op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)

@@ -165,8 +165,9 @@ static int create_file(fuse_req_t req, struct fs_node *p, int pfd, const char *n
 		ret = -errno;
 		goto fail;
 	}
-	fs_chown_new(req, pfd, b.backing);
-	ret = fs_content_init_file(fd, fs->keys);
+	ret = fs_chown_new(req, pfd, b.backing);
+	if (ret == 0)
+		ret = fs_content_init_file(fd, fs->keys);
 	if (ret == 0)
 		ret = fs_entry_from_fd(fs, p, pfd, &b, name, e, &n);
 	if (ret != 0) {

@@ -57,11 +57,13 @@ static int finish_new(fuse_req_t req, struct dir_ctx *c, const char *name, mode_
 {
 	struct fs_daemon *fs = fs_daemon_of(req);
 	if (ret == 0) {
-		fs_chown_new(req, c->pfd, c->b.backing);
+		ret = fs_chown_new(req, c->pfd, c->b.backing);
 		/* chown drops set-id bits of files: put back what was asked. */
-		if (fs->as_root && (mode & 06000) && !S_ISLNK(mode))
-			(void)fchmodat(c->pfd, c->b.backing, mode & 07777, 0);
-		ret = fs_entry_from_fd(fs, c->p, c->pfd, &c->b, name, e, NULL);
+		if (ret == 0 && fs->as_root && (mode & 06000) && !S_ISLNK(mode) &&
+		    fchmodat(c->pfd, c->b.backing, mode & 07777, 0) != 0)
+			ret = -errno;
+		if (ret == 0)
+			ret = fs_entry_from_fd(fs, c->p, c->pfd, &c->b, name, e, NULL);
 		if (ret != 0)
 			unlinkat(c->pfd, c->b.backing, 0);
 	}

@@ -63,7 +63,8 @@ static int absolute(const char *mnt, char *out, size_t cap)
 		snprintf(dir, sizeof(dir), "/");
 	if (realpath(dir, real) == NULL)
 		return -errno;
-	snprintf(out, cap, "%s%s%s", real, strcmp(real, "/") ? "/" : "", base);
+	if ((size_t)snprintf(out, cap, "%s%s%s", real, strcmp(real, "/") ? "/" : "", base) >= cap)
+		return -ENAMETOOLONG;
 	return 0;
 }
 

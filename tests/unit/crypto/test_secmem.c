@@ -79,7 +79,7 @@ static bool vmflags_of(const void *p, char *flags, size_t cap)
 		    strchr(line, '-') < strchr(line, ' '))
 			inside = (uintptr_t)p >= lo && (uintptr_t)p < hi;
 		else if (inside && strncmp(line, "VmFlags:", 8) == 0) {
-			snprintf(flags, cap, "%s", line + 8);
+			snprintf(flags, cap, "%.*s", (int)(cap - 1), line + 8);
 			found = true;
 		}
 	}
