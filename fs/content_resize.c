@@ -131,7 +131,7 @@ static int next_hole_block(struct fs_content *c, int fd, uint64_t size, uint64_t
 {
 	const uint64_t SB = cio_stored_size(c);
 	const uint64_t nblocks = (size + c->block_size - 1) / c->block_size;
-	uint64_t k, d;
+	uint64_t k, d = 0;
 	off_t h;
 	int ret;
 

@@ -11,6 +11,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <json-c/json.h>
+
 #include "crypto/secmem.h"
 #include "keystore/volume.h"
 #include "tools/fsck.h"
@@ -184,11 +186,22 @@ static int operational(const struct fsck_args *a, int err, const char *msg)
 	if (err)
 		(void)tool_exit_from_errno(err, a->cipherdir);
 	else
-		tool_error("%s", msg);
-	if (a->opts.json)
-		printf("{\n  \"volume\": \"%s\",\n  \"status\": \"error\",\n  \"exit_code\": 8,\n"
-		       "  \"error\": \"%s\"\n}\n",
-		       a->cipherdir, err ? error_text(err) : "volume is mounted");
+		tool_error("%s", msg ? msg : "operational error");
+	if (a->opts.json) {
+		/* json-c escapes the path and message for us. */
+		json_object *doc = json_object_new_object();
+
+		json_object_object_add(doc, "volume", json_object_new_string(a->cipherdir));
+		json_object_object_add(doc, "status", json_object_new_string("error"));
+		json_object_object_add(doc, "exit_code",
+				       json_object_new_int(FSCK_EXIT_OPERATIONAL));
+		json_object_object_add(
+		    doc, "error",
+		    json_object_new_string(err ? error_text(err) : "volume is mounted"));
+		puts(json_object_to_json_string_ext(doc, JSON_C_TO_STRING_PRETTY |
+							     JSON_C_TO_STRING_NOSLASHESCAPE));
+		json_object_put(doc);
+	}
 	return FSCK_EXIT_OPERATIONAL;
 }
 
