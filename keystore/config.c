@@ -95,7 +95,9 @@ static int parse_features(json_object *v, struct ks_config *cfg)
 	return 0;
 }
 
-/* Slots need the epoch for their own check, so they are parsed last. */
+/* Slots need the epoch for their own check, so they are parsed last. No slot
+ * at all is valid: `keyslot remove --force` of the last one leaves such a
+ * volume, which nothing opens any more. */
 static int parse_keyslots(json_object *v, struct ks_config *cfg)
 {
 	size_t n;
@@ -103,7 +105,7 @@ static int parse_keyslots(json_object *v, struct ks_config *cfg)
 	if (!json_object_is_type(v, json_type_array))
 		return -EINVAL;
 	n = json_object_array_length(v);
-	if (n < 1 || n > KS_MAX_SLOTS)
+	if (n > KS_MAX_SLOTS)
 		return -EINVAL;
 	for (size_t i = 0; i < n; i++) {
 		struct ks_slot slot;

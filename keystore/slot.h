@@ -6,6 +6,7 @@
 #ifndef CLOAKFS_KEYSTORE_SLOT_H
 #define CLOAKFS_KEYSTORE_SLOT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -39,6 +40,9 @@ struct ks_slot_new {
 	const uint8_t *vmk; /* CRYPTO_VMK_LEN */
 	const struct ks_secret *secret;
 	const struct ks_kdf_params *kdf; /* passphrase: NULL = calibrate */
+	const char *exec_seal;		 /* exec */
+	const char *exec_unseal;	 /* exec */
+	bool exec_no_verify;		 /* exec */
 };
 
 struct ks_slot_type {
@@ -64,6 +68,20 @@ struct ks_slot_type {
 };
 
 extern const struct ks_slot_type ks_slot_passphrase;
+extern const struct ks_slot_type ks_slot_keyfile;
+extern const struct ks_slot_type ks_slot_recovery;
+extern const struct ks_slot_type ks_slot_exec;
+
+/* The Argon2id parameters of a passphrase slot. Returns 0 or -EINVAL. */
+int ks_slot_passphrase_kdf(const struct ks_slot *slot, struct ks_kdf_params *p);
+
+/* The KEK of the keyfile, recovery and exec slots (FORMAT.md §5.2):
+ * HKDF(IKM = secret, salt = UUID, info = "cloakfs v1 " || label || "-kek" ||
+ * slot id (4 bytes, big-endian), L = 32). label: "keyfile", "recovery",
+ * "exec". Returns 0, -EINVAL, -EIO. */
+int ks_slot_hkdf_kek(const char *label, const uint8_t *secret, size_t len,
+		     const uint8_t uuid[CRYPTO_UUID_LEN], uint32_t slot_id,
+		     uint8_t kek[CRYPTO_KEY_LEN]);
 
 /* The handler of a type name, or NULL. */
 const struct ks_slot_type *ks_slot_type_find(const char *name);

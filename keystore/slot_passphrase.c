@@ -46,6 +46,15 @@ static int pp_kdf(json_object *slot, struct ks_kdf_params *p, uint8_t salt[KS_AR
 	return ks_argon2id_params_check(p);
 }
 
+int ks_slot_passphrase_kdf(const struct ks_slot *slot, struct ks_kdf_params *p)
+{
+	uint8_t salt[KS_ARGON2_SALT_LEN];
+
+	if (slot->type != &ks_slot_passphrase)
+		return -EINVAL;
+	return pp_kdf(slot->obj, p, salt);
+}
+
 static int pp_validate(json_object *slot)
 {
 	struct ks_kdf_params p;

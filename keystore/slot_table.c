@@ -9,6 +9,9 @@
 
 static const struct ks_slot_type *const slot_types[] = {
     &ks_slot_passphrase,
+    &ks_slot_keyfile,
+    &ks_slot_recovery,
+    &ks_slot_exec,
 };
 
 static const char *const common_fields[] = {"id", "type", "created", "epoch", "wrap", NULL};

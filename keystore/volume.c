@@ -1,13 +1,50 @@
 /* Loading a volume's config, unlocking it with a secret, and the read-only
  * views of it. */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "crypto/secmem.h"
 #include "keystore/config_io.h"
 #include "keystore/volume_priv.h"
+
+/* Owned by us or root and writable by no one else (FORMAT.md §5.2, exec). */
+static bool safe_owner(const struct stat *st)
+{
+	return (st->st_uid == geteuid() || st->st_uid == 0) && !(st->st_mode & (S_IWGRP | S_IWOTH));
+}
+
+/* cloakfs.conf, or its backup when (and only when) cloakfs.conf is missing.
+ * A config that is there but corrupt or tampered with is an error, not a
+ * reason to fall back: the user must see the damage, and an attacker who
+ * can flip a byte must not be able to roll the volume back to an older
+ * config (with slots removed since) that easily. A missing config is
+ * unambiguous: no update ever leaves none (the rename is atomic), so it was
+ * deleted, and the backup is all there is. */
+static int load_config(int dirfd, const char *cipherdir, struct ks_volume *vol)
+{
+	struct stat st, dst;
+	int ret = ks_config_read_named(dirfd, KS_CONFIG_NAME, &vol->cfg, &st);
+
+	if (ret == -ENOENT) {
+		ret = ks_config_read_named(dirfd, KS_CONFIG_BAK_NAME, &vol->cfg, &st);
+		if (ret == -ENOENT)
+			return -ENOENT; /* not a volume */
+		if (ret == 0)
+			fprintf(stderr,
+				"cloakfs: warning: %s/%s is missing; using the backup %s (the next "
+				"change of keyslots writes %s again)\n",
+				cipherdir, KS_CONFIG_NAME, KS_CONFIG_BAK_NAME, KS_CONFIG_NAME);
+		vol->from_backup = true;
+	}
+	if (ret < 0)
+		return ret;
+	vol->exec_trusted = fstat(dirfd, &dst) == 0 && safe_owner(&st) && safe_owner(&dst);
+	return 0;
+}
 
 int ks_volume_load(const char *cipherdir, struct ks_volume **out)
 {
@@ -24,7 +61,7 @@ int ks_volume_load(const char *cipherdir, struct ks_volume **out)
 		ret = -ENOMEM;
 		goto out;
 	}
-	ret = ks_config_read(dirfd, &vol->cfg);
+	ret = load_config(dirfd, cipherdir, vol);
 	if (ret < 0)
 		goto out;
 	*out = vol;
@@ -71,7 +108,9 @@ void ks_unlocked_free(struct ks_unlocked *u)
 	crypto_secure_free(u);
 }
 
-/* Tries the slots the request allows; the VMK lands in vmk. */
+/* Tries the slots the request allows; the VMK lands in vmk. An exec slot
+ * whose command fails (-ECHILD) does not stop the others from being tried;
+ * the result says it failed rather than "wrong secret". */
 static int open_slots(const struct ks_config *cfg, const struct ks_secret *secret, int slot_id,
 		      uint8_t vmk[CRYPTO_VMK_LEN], int *opened)
 {
@@ -83,7 +122,8 @@ static int open_slots(const struct ks_config *cfg, const struct ks_secret *secre
 
 		if (slot_id >= 0 && slot->id != (uint32_t)slot_id)
 			continue;
-		ret = -EKEYREJECTED;
+		if (ret != -ECHILD)
+			ret = -EKEYREJECTED;
 		/* A slot of another epoch wraps another VMK; a slot of another
 		 * type may not take this kind of secret at all. */
 		if (slot->epoch != cfg->epoch || !(slot->type->secret_kinds & (1u << secret->kind)))
@@ -93,7 +133,9 @@ static int open_slots(const struct ks_config *cfg, const struct ks_secret *secre
 			*opened = (int)slot->id;
 			return 0;
 		}
-		if (r != -EKEYREJECTED)
+		if (r == -ECHILD)
+			ret = r;
+		else if (r != -EKEYREJECTED)
 			return r;
 	}
 	return ret;
@@ -109,6 +151,10 @@ int ks_volume_unlock(const struct ks_volume *vol, const struct ks_secret *secret
 	if (!vol || !secret || !out || (!secret->data && secret->len) ||
 	    (unsigned)secret->kind >= 32)
 		return -EINVAL;
+	/* The stored command runs before the MAC can be checked: only from a
+	 * config no one else could have written. */
+	if (secret->kind == KS_SECRET_EXEC && !secret->data && !vol->exec_trusted)
+		return -EPERM;
 	vmk = crypto_secure_alloc(CRYPTO_VMK_LEN);
 	if (!vmk)
 		return -ENOMEM;
@@ -127,6 +173,16 @@ out:
 	ks_unlocked_free(u);
 	crypto_secure_free(vmk);
 	return ret;
+}
+
+bool ks_volume_from_backup(const struct ks_volume *vol)
+{
+	return vol->from_backup;
+}
+
+bool ks_volume_exec_trusted(const struct ks_volume *vol)
+{
+	return vol->exec_trusted;
 }
 
 uint32_t ks_volume_version(const struct ks_volume *vol)

@@ -11,7 +11,19 @@
 
 #define KS_CONFIG_NAME "cloakfs.conf"
 #define KS_CONFIG_TMP_NAME "cloakfs.conf.tmp"
+/* The config before the last change (FORMAT.md §5.4). */
+#define KS_CONFIG_BAK_NAME "cloakfs.conf.bak"
 #define KS_MAX_SLOTS 32
+
+/* Key files: at least 256 bits, at most 1 MiB read (FORMAT.md §5.2). */
+#define KS_KEYFILE_MIN 32
+#define KS_KEYFILE_MAX (1024 * 1024)
+/* Recovery keys and the secret sealed by an exec slot's command. */
+#define KS_RECOVERY_KEY_BYTES 32
+#define KS_EXEC_SECRET_LEN 32
+/* Limits of an exec slot: its unseal command (bytes) and sealed blob. */
+#define KS_EXEC_CMD_MAX 4096
+#define KS_EXEC_SEALED_MAX 16384
 
 struct ks_kdf_params {
 	uint32_t time_cost;
@@ -27,6 +39,12 @@ struct ks_create_opts {
 
 enum ks_secret_kind {
 	KS_SECRET_PASSPHRASE,
+	KS_SECRET_KEYFILE,  /* the whole content of a key file */
+	KS_SECRET_RECOVERY, /* the KS_RECOVERY_KEY_BYTES of a decoded recovery key */
+	/* Opens exec slots by running their unseal command. data NULL: the
+	 * command stored in the slot; else a NUL-terminated command that
+	 * replaces it (len = strlen). */
+	KS_SECRET_EXEC,
 };
 
 /* A secret as the user gave it; the caller owns (and wipes) data. */
@@ -63,10 +81,23 @@ void ks_volume_free(struct ks_volume *vol);
  * config MAC with the key it yields. Returns 0, -EKEYREJECTED (no slot opens
  * with this secret), -EBADMSG (a slot opened but the config MAC does not
  * match: the config was tampered with), -ENOENT (slot_id >= 0 names no
- * slot), -ENOMEM, -EIO. Only slots of the config's current epoch are tried. */
+ * slot), -ENOMEM, -EIO. Only slots of the config's current epoch are tried.
+ * KS_SECRET_EXEC: also -ECHILD (every exec slot's command failed or printed
+ * no valid secret; a line on stderr says why), -EPERM (the stored command is
+ * not run: the config file or CIPHERDIR is writable by, or owned by, someone
+ * other than this user or root, see ks_volume_exec_trusted). */
 int ks_volume_unlock(const struct ks_volume *vol, const struct ks_secret *secret, int slot_id,
 		     struct ks_unlocked **out);
 void ks_unlocked_free(struct ks_unlocked *u);
+
+/* Whether ks_volume_load fell back to cloakfs.conf.bak (cloakfs.conf was
+ * missing; the load said so on stderr). */
+bool ks_volume_from_backup(const struct ks_volume *vol);
+/* Whether the commands stored in exec slots may run: the config file read
+ * and CIPHERDIR are owned by this user or root and writable by no one else.
+ * Anyone who could edit the config could otherwise make cloakfs run any
+ * command before the config MAC (which needs the key) can be checked. */
+bool ks_volume_exec_trusted(const struct ks_volume *vol);
 
 /* Read-only views for info and the daemon. */
 uint32_t ks_volume_version(const struct ks_volume *vol);
@@ -99,12 +130,47 @@ const char *const *ks_volume_features(const struct ks_volume *vol);
 int ks_volume_add_passphrase_slot(struct ks_volume *vol, const struct ks_unlocked *u,
 				  const struct ks_secret *secret, const struct ks_kdf_params *kdf,
 				  int *slot_id);
+/* A new keyslot of any type, wrapping u's VMK, with the lowest free id. */
+struct ks_slot_request {
+	const char *type;		 /* "passphrase", "keyfile", "recovery", "exec" */
+	const struct ks_secret *secret;	 /* passphrase, keyfile, recovery */
+	const struct ks_kdf_params *kdf; /* passphrase: NULL = calibrate */
+	const char *exec_seal;		 /* exec: run once now, secret on stdin */
+	const char *exec_unseal;	 /* exec: stored, run at unlock */
+	bool exec_no_verify;		 /* exec: do not run unseal once to check */
+};
+/* Returns 0 (*slot_id set if not NULL), -ENOSPC (all 32 ids used), -EINVAL
+ * (unknown type, secret of the wrong kind or size, command too long),
+ * -ECHILD (the seal or unseal command failed, or the check round trip did
+ * not give the secret back; stderr says why), -ENOMEM, -EIO. */
+int ks_volume_add_slot(struct ks_volume *vol, const struct ks_unlocked *u,
+		       const struct ks_slot_request *req, int *slot_id);
+/* The type name of slot id, or NULL. */
+const char *ks_volume_slot_type(const struct ks_volume *vol, int slot_id);
+/* The Argon2id parameters of passphrase slot id. Returns 0, -ENOENT, -EINVAL
+ * (not a passphrase slot). */
+int ks_volume_slot_kdf(const struct ks_volume *vol, int slot_id, struct ks_kdf_params *out);
+/* passwd: passphrase slot slot_id gets a new salt and wraps u's VMK under
+ * the new passphrase; same id, same place in the file. kdf NULL: keep the
+ * slot's parameters. Returns 0, -ENOENT, -EINVAL (not a passphrase slot),
+ * -ENOMEM, -EIO. */
+int ks_volume_change_passphrase(struct ks_volume *vol, const struct ks_unlocked *u, int slot_id,
+				const struct ks_secret *secret, const struct ks_kdf_params *kdf);
 /* Removes a keyslot. Returns 0, -ENOENT (no such slot), -EBUSY (it is the
  * last one: the volume would be lost). */
 int ks_volume_remove_slot(struct ks_volume *vol, int slot_id);
+/* Removes a keyslot, the last one too: with none left, nothing can ever
+ * unlock the volume again. Returns 0 or -ENOENT. */
+int ks_volume_remove_slot_force(struct ks_volume *vol, int slot_id);
 /* Recomputes the config MAC with u's key and replaces cloakfs.conf atomically
- * (FORMAT.md §5.4). Returns 0, -EINVAL (u is not for vol), -ENOSPC (the old
- * config is then intact), -errno. */
+ * (FORMAT.md §5.4), after copying the current one to cloakfs.conf.bak.
+ * Returns 0, -EINVAL (u is not for vol), -ENOSPC (the old config is then
+ * intact), -errno. */
 int ks_volume_save(const char *cipherdir, struct ks_volume *vol, const struct ks_unlocked *u);
+/* ks_volume_save, then cloakfs.conf.bak becomes a copy of the new config
+ * too, so a removed or replaced secret opens neither file (passwd, keyslot
+ * remove). A crash in between leaves the old config in the backup. */
+int ks_volume_save_revoking(const char *cipherdir, struct ks_volume *vol,
+			    const struct ks_unlocked *u);
 
 #endif

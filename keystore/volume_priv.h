@@ -7,6 +7,8 @@
 
 struct ks_volume {
 	struct ks_config cfg;
+	bool from_backup;  /* read from cloakfs.conf.bak */
+	bool exec_trusted; /* see ks_volume_exec_trusted */
 };
 
 /* A new ks_unlocked (secure memory) holding vmk's subkeys for epoch. */

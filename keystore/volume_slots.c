@@ -37,31 +37,45 @@ static int unlocked_matches(const struct ks_volume *vol, const struct ks_unlocke
 	return 0;
 }
 
-int ks_volume_add_passphrase_slot(struct ks_volume *vol, const struct ks_unlocked *u,
-				  const struct ks_secret *secret, const struct ks_kdf_params *kdf,
-				  int *slot_id)
+/* A new slot of type with the given id, built and checked. */
+static int build_slot(const struct ks_volume *vol, const struct ks_unlocked *u,
+		      const struct ks_slot_type *type, const struct ks_slot_request *req,
+		      uint32_t id, struct ks_slot *slot)
 {
 	char created[KS_CREATED_LEN + 1];
-	struct ks_slot slot;
 	struct ks_slot_new args;
-	int id, ret = unlocked_matches(vol, u);
+	int ret = ks_slot_created_now(created);
 
-	if (ret < 0)
-		return ret;
-	id = ks_config_free_slot_id(&vol->cfg);
-	if (id < 0)
-		return id;
-	ret = ks_slot_created_now(created);
 	if (ret < 0)
 		return ret;
 	args = (struct ks_slot_new){
 	    .uuid = vol->cfg.uuid,
-	    .id = (uint32_t)id,
+	    .id = id,
 	    .vmk = u->vmk,
-	    .secret = secret,
-	    .kdf = kdf,
+	    .secret = req->secret,
+	    .kdf = req->kdf,
+	    .exec_seal = req->exec_seal,
+	    .exec_unseal = req->exec_unseal,
+	    .exec_no_verify = req->exec_no_verify,
 	};
-	ret = ks_slot_create(&ks_slot_passphrase, &args, vol->cfg.epoch, created, &slot);
+	return ks_slot_create(type, &args, vol->cfg.epoch, created, slot);
+}
+
+int ks_volume_add_slot(struct ks_volume *vol, const struct ks_unlocked *u,
+		       const struct ks_slot_request *req, int *slot_id)
+{
+	const struct ks_slot_type *type;
+	struct ks_slot slot;
+	int id, ret = unlocked_matches(vol, u);
+
+	if (ret < 0)
+		return ret;
+	if (!req || !req->type || !(type = ks_slot_type_find(req->type)))
+		return -EINVAL;
+	id = ks_config_free_slot_id(&vol->cfg);
+	if (id < 0)
+		return id;
+	ret = build_slot(vol, u, type, req, (uint32_t)id, &slot);
 	if (ret < 0)
 		return ret;
 	ret = ks_config_add_slot(&vol->cfg, &slot);
@@ -74,18 +88,93 @@ int ks_volume_add_passphrase_slot(struct ks_volume *vol, const struct ks_unlocke
 	return 0;
 }
 
+int ks_volume_add_passphrase_slot(struct ks_volume *vol, const struct ks_unlocked *u,
+				  const struct ks_secret *secret, const struct ks_kdf_params *kdf,
+				  int *slot_id)
+{
+	const struct ks_slot_request req = {
+	    .type = ks_slot_passphrase.name,
+	    .secret = secret,
+	    .kdf = kdf,
+	};
+
+	return ks_volume_add_slot(vol, u, &req, slot_id);
+}
+
+static const struct ks_slot *find_slot(const struct ks_volume *vol, int slot_id)
+{
+	int i;
+
+	if (!vol || slot_id < 0 || slot_id >= KS_MAX_SLOTS)
+		return NULL;
+	i = ks_config_find_slot(&vol->cfg, (uint32_t)slot_id);
+	return i < 0 ? NULL : &vol->cfg.slots[i];
+}
+
+const char *ks_volume_slot_type(const struct ks_volume *vol, int slot_id)
+{
+	const struct ks_slot *slot = find_slot(vol, slot_id);
+
+	return slot ? slot->type->name : NULL;
+}
+
+int ks_volume_slot_kdf(const struct ks_volume *vol, int slot_id, struct ks_kdf_params *out)
+{
+	const struct ks_slot *slot = find_slot(vol, slot_id);
+
+	if (!slot)
+		return -ENOENT;
+	return ks_slot_passphrase_kdf(slot, out);
+}
+
+int ks_volume_change_passphrase(struct ks_volume *vol, const struct ks_unlocked *u, int slot_id,
+				const struct ks_secret *secret, const struct ks_kdf_params *kdf)
+{
+	struct ks_slot_request req = {.type = ks_slot_passphrase.name, .secret = secret};
+	struct ks_kdf_params keep;
+	struct ks_slot slot, *old;
+	int i, ret = unlocked_matches(vol, u);
+
+	if (ret < 0)
+		return ret;
+	if (!find_slot(vol, slot_id))
+		return -ENOENT;
+	i = ks_config_find_slot(&vol->cfg, (uint32_t)slot_id);
+	old = &vol->cfg.slots[i];
+	ret = ks_slot_passphrase_kdf(old, &keep);
+	if (ret < 0)
+		return ret;
+	req.kdf = kdf ? kdf : &keep;
+	ret = build_slot(vol, u, &ks_slot_passphrase, &req, old->id, &slot);
+	if (ret < 0)
+		return ret;
+	/* Same id, same place in the file: only its content changes. */
+	ks_slot_clear(old);
+	*old = slot;
+	return 0;
+}
+
 int ks_volume_remove_slot(struct ks_volume *vol, int slot_id)
 {
-	if (!vol || slot_id < 0 || slot_id >= KS_MAX_SLOTS)
-		return -ENOENT;
-	if (ks_config_find_slot(&vol->cfg, (uint32_t)slot_id) < 0)
+	if (!find_slot(vol, slot_id))
 		return -ENOENT;
 	if (vol->cfg.nslots == 1)
 		return -EBUSY;
 	return ks_config_remove_slot(&vol->cfg, (uint32_t)slot_id);
 }
 
-int ks_volume_save(const char *cipherdir, struct ks_volume *vol, const struct ks_unlocked *u)
+int ks_volume_remove_slot_force(struct ks_volume *vol, int slot_id)
+{
+	if (!find_slot(vol, slot_id))
+		return -ENOENT;
+	return ks_config_remove_slot(&vol->cfg, (uint32_t)slot_id);
+}
+
+/* Backup of the current config first: from then on, whatever happens to
+ * the replace, one of the two files holds a config that opens with the old
+ * secrets, the other the old or the new one (FORMAT.md §5.4). */
+static int save(const char *cipherdir, struct ks_volume *vol, const struct ks_unlocked *u,
+		bool revoking)
 {
 	int dirfd, ret = unlocked_matches(vol, u);
 
@@ -97,7 +186,24 @@ int ks_volume_save(const char *cipherdir, struct ks_volume *vol, const struct ks
 	dirfd = ks_dir_open(cipherdir);
 	if (dirfd < 0)
 		return dirfd;
-	ret = ks_config_write(dirfd, &vol->cfg);
+	ret = ks_config_backup(dirfd);
+	if (ret == 0)
+		ret = ks_config_write(dirfd, &vol->cfg);
+	if (ret == 0 && revoking)
+		ret = ks_config_write_backup(dirfd, &vol->cfg);
+	if (ret == 0)
+		vol->from_backup = false;
 	close(dirfd);
 	return ret;
+}
+
+int ks_volume_save(const char *cipherdir, struct ks_volume *vol, const struct ks_unlocked *u)
+{
+	return save(cipherdir, vol, u, false);
+}
+
+int ks_volume_save_revoking(const char *cipherdir, struct ks_volume *vol,
+			    const struct ks_unlocked *u)
+{
+	return save(cipherdir, vol, u, true);
 }

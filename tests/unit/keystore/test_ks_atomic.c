@@ -20,10 +20,16 @@
 
 static enum ks_atomic_step fail_step;
 static int fail_errno;
+/* Which occurrence of fail_step fails: a save writes the backup, then the
+ * config (FORMAT.md §5.4). 0: every one. */
+static int fail_nth, seen;
 
 static int inject(enum ks_atomic_step step)
 {
-	return step == fail_step ? -fail_errno : 0;
+	if (step != fail_step)
+		return 0;
+	seen++;
+	return fail_nth == 0 || seen == fail_nth ? -fail_errno : 0;
 }
 
 static int setup_dir(void **state)
@@ -87,7 +93,8 @@ static void failure_at_each_step_keeps_old_config(void **state)
 
 /* The rename is done when the directory fsync fails: the new config is in
  * place (complete, it unlocks) but its durability is unknown, and the caller
- * is told. */
+ * is told. The same failure on the backup written first stops the save
+ * before the config is touched. */
 static void dir_fsync_failure_is_reported(void **state)
 {
 	const char *dir = *state;
@@ -95,9 +102,19 @@ static void dir_fsync_failure_is_reported(void **state)
 	ks_t_create(dir, "old");
 	fail_step = KS_ATOMIC_DIRSYNC;
 	fail_errno = EIO;
+	fail_nth = 1;
+	seen = 0;
 	ks_atomic_fault = inject;
 	assert_int_equal(change_passphrase(dir, "old", "new"), -EIO);
 	ks_atomic_fault = NULL;
+	assert_int_equal(ks_t_open(dir, "old", -1), 0);
+	assert_int_equal(ks_t_open(dir, "new", -1), -EKEYREJECTED);
+	fail_nth = 2;
+	seen = 0;
+	ks_atomic_fault = inject;
+	assert_int_equal(change_passphrase(dir, "old", "new"), -EIO);
+	ks_atomic_fault = NULL;
+	fail_nth = 0;
 	assert_int_equal(ks_t_open(dir, "new", -1), 0);
 	assert_false(ks_t_exists(dir, KS_CONFIG_TMP_NAME));
 }
