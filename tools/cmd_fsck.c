@@ -21,16 +21,15 @@
 #define FSCK_JOBS_MAX 256
 
 struct fsck_args {
-	struct tool_secret_source src;
+	struct tool_unlock_opts unlock;
 	struct fsck_opts opts;
 	const char *cipherdir;
 };
 
-enum { OPT_PASSFILE = 256, OPT_EXTPASS, OPT_REPAIR, OPT_SALVAGE, OPT_JSON, OPT_JOBS };
+enum { OPT_REPAIR = 256, OPT_SALVAGE, OPT_JSON, OPT_JOBS };
 
 static const struct option fsck_options[] = {
-    {"passfile", required_argument, NULL, OPT_PASSFILE},
-    {"extpass", required_argument, NULL, OPT_EXTPASS},
+    TOOL_UNLOCK_LONG_OPTIONS,
     {"repair", no_argument, NULL, OPT_REPAIR},
     {"salvage", required_argument, NULL, OPT_SALVAGE},
     {"json", no_argument, NULL, OPT_JSON},
@@ -56,19 +55,19 @@ static int parse_jobs(const char *s, unsigned *out)
 
 static int parse_args(int argc, char **argv, struct fsck_args *a)
 {
-	int c;
+	int c, r;
 
 	memset(a, 0, sizeof(*a));
+	tool_unlock_init(&a->unlock);
 	optind = 1;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "qj:", fsck_options, NULL)) != -1) {
+		r = tool_unlock_option(&a->unlock, c, optarg);
+		if (r < 0)
+			return -1;
+		if (r > 0)
+			continue;
 		switch (c) {
-		case OPT_PASSFILE:
-			a->src.passfile = optarg;
-			break;
-		case OPT_EXTPASS:
-			a->src.extpass = optarg;
-			break;
 		case OPT_REPAIR:
 			a->opts.repair = true;
 			break;
@@ -93,10 +92,8 @@ static int parse_args(int argc, char **argv, struct fsck_args *a)
 			return -1;
 		}
 	}
-	if (a->src.passfile && a->src.extpass) {
-		tool_error("fsck: --passfile and --extpass exclude each other");
+	if (tool_unlock_check(&a->unlock) != TOOL_EXIT_OK)
 		return -1;
-	}
 	if (optind != argc - 1) {
 		tool_error("fsck wants exactly one CIPHERDIR; see 'cloakfs fsck --help'");
 		return -1;
@@ -205,23 +202,29 @@ static int operational(const struct fsck_args *a, int err, const char *msg)
 	return FSCK_EXIT_OPERATIONAL;
 }
 
+/* tools/unlock.c prints why it failed; --json gets a document too. */
 static int unlock(const struct fsck_args *a, const struct ks_volume *vol, struct ks_unlocked **u)
 {
-	struct ks_secret secret = {.kind = KS_SECRET_PASSPHRASE};
-	char prompt[PATH_MAX + 32];
-	uint8_t *pass = NULL;
-	size_t len = 0;
-	int ret;
+	int ret = tool_unlock(&a->unlock, vol, a->cipherdir, u);
 
-	snprintf(prompt, sizeof(prompt), "Passphrase for %s: ", a->cipherdir);
-	ret = tool_read_secret(&a->src, false, prompt, &pass, &len);
-	if (ret != TOOL_EXIT_OK)
-		return -EAGAIN; /* tool_read_secret said why */
-	secret.data = pass;
-	secret.len = len;
-	ret = ks_volume_unlock(vol, &secret, -1, u);
-	crypto_secure_free(pass);
-	return ret;
+	if (ret == TOOL_EXIT_OK)
+		return 0;
+	if (a->opts.json) {
+		json_object *doc = json_object_new_object();
+
+		json_object_object_add(doc, "volume", json_object_new_string(a->cipherdir));
+		json_object_object_add(doc, "status", json_object_new_string("error"));
+		json_object_object_add(doc, "exit_code",
+				       json_object_new_int(FSCK_EXIT_OPERATIONAL));
+		json_object_object_add(doc, "error",
+				       json_object_new_string(ret == TOOL_EXIT_BAD_SECRET
+								  ? "wrong secret: no keyslot opens"
+								  : "cannot unlock the volume"));
+		puts(json_object_to_json_string_ext(doc, JSON_C_TO_STRING_PRETTY |
+							     JSON_C_TO_STRING_NOSLASHESCAPE));
+		json_object_put(doc);
+	}
+	return -EAGAIN;
 }
 
 static int run(struct fsck_ctx *c)

@@ -19,7 +19,7 @@
 #include "tools/tool.h"
 
 struct mount_args {
-	struct tool_secret_source src;
+	struct tool_unlock_opts unlock;
 	struct fs_mount_opts fs;
 	char extra[1024]; /* generic mount options passed on */
 	char cipher_abs[PATH_MAX];
@@ -64,16 +64,29 @@ static int parse_seconds(const char *key, const char *v, double *out)
 	return 0;
 }
 
+/* passfile=, keyfile=, recovery_key_file=, slot=: tools/unlock.c. */
+static int unlock_opt(struct mount_args *a, const char *o, size_t klen, const char *v)
+{
+	char key[32];
+
+	if (!v || klen >= sizeof(key))
+		return 0;
+	memcpy(key, o, klen);
+	key[klen] = '\0';
+	return tool_unlock_mount_option(&a->unlock, key, v);
+}
+
 static int parse_one_opt(struct mount_args *a, char *o)
 {
 	char *eq = strchr(o, '=');
 	const char *v = eq ? eq + 1 : NULL;
 	size_t klen = eq ? (size_t)(eq - o) : strlen(o);
+	int r = unlock_opt(a, o, klen, v);
 
+	if (r != 0)
+		return r < 0 ? -1 : 0;
 #define KEY(k) (strlen(k) == klen && strncmp(o, k, klen) == 0)
-	if (KEY("passfile") && v)
-		a->src.passfile = v;
-	else if (KEY("ro") && !v)
+	if (KEY("ro") && !v)
 		a->fs.ro = true;
 	else if (KEY("allow_other") && !v)
 		a->fs.allow_other = true;
@@ -113,11 +126,8 @@ static int parse_opts(struct mount_args *a, char *list)
 	return 0;
 }
 
-enum { OPT_PASSFILE = 256, OPT_EXTPASS };
-
 static const struct option mount_options[] = {
-    {"passfile", required_argument, NULL, OPT_PASSFILE},
-    {"extpass", required_argument, NULL, OPT_EXTPASS},
+    TOOL_UNLOCK_LONG_OPTIONS,
     {"foreground", no_argument, NULL, 'f'},
     {"debug", no_argument, NULL, 'd'},
     {NULL, 0, NULL, 0},
@@ -125,21 +135,21 @@ static const struct option mount_options[] = {
 
 static int parse_args(int argc, char **argv, struct mount_args *a)
 {
-	int c;
+	int c, r;
 
 	memset(a, 0, sizeof(*a));
+	tool_unlock_init(&a->unlock);
 	a->fs.attr_timeout = 1.0;
 	a->fs.entry_timeout = 1.0;
 	optind = 1;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "fdo:", mount_options, NULL)) != -1) {
+		r = tool_unlock_option(&a->unlock, c, optarg);
+		if (r < 0)
+			return TOOL_EXIT_USAGE;
+		if (r > 0)
+			continue;
 		switch (c) {
-		case OPT_PASSFILE:
-			a->src.passfile = optarg;
-			break;
-		case OPT_EXTPASS:
-			a->src.extpass = optarg;
-			break;
 		case 'f':
 			a->fs.foreground = true;
 			break;
@@ -160,6 +170,8 @@ static int parse_args(int argc, char **argv, struct mount_args *a)
 		tool_error("mount wants CIPHERDIR and MOUNTPOINT; see 'cloakfs mount --help'");
 		return TOOL_EXIT_USAGE;
 	}
+	if (tool_unlock_check(&a->unlock) != TOOL_EXIT_OK)
+		return TOOL_EXIT_USAGE;
 	/* Absolute paths: the daemon moves to / and unmounts by path. */
 	if (!realpath(argv[optind], a->cipher_abs))
 		snprintf(a->cipher_abs, sizeof(a->cipher_abs), "%s", argv[optind]);
@@ -230,20 +242,10 @@ static int check_cipherdir(const char *dir)
 static int unlock_and_mount(struct mount_args *a, const struct ks_volume *vol,
 			    struct ks_unlocked **u, struct fs_daemon **fs)
 {
-	struct ks_secret s = {.kind = KS_SECRET_PASSPHRASE};
-	uint8_t *secret = NULL;
-	size_t len = 0;
-	int ret;
+	int ret = tool_unlock(&a->unlock, vol, a->fs.cipherdir, u);
 
-	ret = tool_read_secret(&a->src, false, "Passphrase: ", &secret, &len);
 	if (ret != TOOL_EXIT_OK)
 		return ret;
-	s.data = secret;
-	s.len = len;
-	ret = ks_volume_unlock(vol, &s, -1, u);
-	crypto_secure_free(secret);
-	if (ret != 0)
-		return tool_exit_from_errno(ret, a->fs.cipherdir);
 	(void)crypto_harden_process();
 	ret = fs_daemon_mount(&a->fs, (*u)->keys, ks_volume_block_size(vol), ks_volume_epoch(vol),
 			      fs);

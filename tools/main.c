@@ -20,6 +20,17 @@ struct tool_command {
 	const char *usage;   /* for `cloakfs COMMAND --help` */
 };
 
+/* The unlock options every command that unlocks takes (tools/unlock.c). */
+#define UNLOCK_HELP                                                                                \
+	"  --passfile FILE        read the passphrase from the first line of FILE\n"               \
+	"  --extpass CMD          run CMD with /bin/sh; its first output line is the passphrase\n" \
+	"  --keyfile FILE         open a key file keyslot with FILE's content\n"                   \
+	"  --recovery-key-file FILE  open a recovery keyslot with the key written in FILE\n"       \
+	"  --exec-unseal CMD      run CMD instead of an exec keyslot's stored unseal command\n"    \
+	"  --slot N               use keyslot N only\n"                                            \
+	"  Without any: a passphrase is asked on the terminal if the volume has a passphrase\n"    \
+	"  keyslot; else its exec keyslots run; else a recovery key is asked.\n"
+
 /* Adding a subcommand is one entry here. */
 static const struct tool_command commands[] = {
     {"init", tool_cmd_init, "create a new encrypted volume in an empty directory",
@@ -43,32 +54,30 @@ static const struct tool_command commands[] = {
      "1 GiB). When some --kdf-* options are given, the missing ones take the\n"
      "RFC 9106 values: 64 MiB, 3 iterations, 4 lanes.\n"},
     {"info", tool_cmd_info, "show a volume's format, cipher and keyslots (no secrets)",
-     "usage: cloakfs info [--unlock [--passfile FILE | --extpass CMD] [--slot N]] CIPHERDIR\n"
+     "usage: cloakfs info [--unlock [UNLOCK OPTIONS]] CIPHERDIR\n"
      "\n"
      "Prints the format version, volume UUID, cipher, block size, name encoding,\n"
      "features, key epoch and every keyslot. Needs no secret and prints none.\n"
      "\n"
-     "  --unlock               also check a passphrase and the config MAC\n"
-     "  --passfile FILE        with --unlock: read the passphrase from FILE\n"
-     "  --extpass CMD          with --unlock: get the passphrase from CMD's output\n"
-     "  --slot N               with --unlock: try keyslot N only\n"
-     "\n"
-     "Exit status 0 when the passphrase opens a slot and the config MAC matches,\n"
-     "10 for a wrong passphrase, 12 for a tampered or corrupt config.\n"},
+     "  --unlock               also check a secret and the config MAC\n"
+     "unlock options (with --unlock):\n" UNLOCK_HELP "\n"
+     "Exit status 0 when the secret opens a slot and the config MAC matches,\n"
+     "10 for a wrong secret, 12 for a tampered or corrupt config, 18 for a\n"
+     "mistyped recovery key, 19 when an exec keyslot's command fails.\n"},
     {"mount", tool_cmd_mount, "unlock a volume and mount it",
-     "usage: cloakfs mount [--passfile FILE | --extpass CMD] [-f] [-d] [-o OPTIONS]\n"
+     "usage: cloakfs mount [UNLOCK OPTIONS] [-f] [-d] [-o OPTIONS]\n"
      "                     CIPHERDIR MOUNTPOINT\n"
      "       cloakfs CIPHERDIR MOUNTPOINT [-o OPTIONS]   (what mount -t fuse.cloakfs runs)\n"
      "\n"
      "Unlocks CIPHERDIR and mounts its plaintext view at MOUNTPOINT. Goes to the\n"
      "background and returns 0 only once the mount is live.\n"
-     "\n"
-     "  --passfile FILE        read the passphrase from the first line of FILE\n"
-     "  --extpass CMD          run CMD with /bin/sh; its first output line is the passphrase\n"
-     "  -f, --foreground       stay in the foreground\n"
+     "\n" UNLOCK_HELP "  -f, --foreground       stay in the foreground\n"
      "  -d, --debug            stay in the foreground and log every request\n"
      "  -o OPTIONS             comma-separated:\n"
      "       passfile=FILE     as --passfile (for fstab)\n"
+     "       keyfile=FILE      as --keyfile\n"
+     "       recovery_key_file=FILE  as --recovery-key-file\n"
+     "       slot=N            as --slot\n"
      "       ro                read-only mount\n"
      "       allow_other       let other users in (needs user_allow_other in fuse.conf)\n"
      "       writeback_cache   let the kernel cache writes\n"
@@ -80,16 +89,14 @@ static const struct tool_command commands[] = {
      "       _netdev, auto, noauto, nofail, user, x-*, ...   fstab words, ignored\n"},
     {"umount", tool_cmd_umount, "unmount a mounted volume", "usage: cloakfs umount MOUNTPOINT\n"},
     {"fsck", tool_cmd_fsck, "verify (and with --repair fix) an unmounted volume",
-     "usage: cloakfs fsck [--passfile FILE | --extpass CMD] [--repair] [--salvage DIR]\n"
+     "usage: cloakfs fsck [UNLOCK OPTIONS] [--repair] [--salvage DIR]\n"
      "                    [--json] [--jobs N] [--quiet] CIPHERDIR\n"
      "\n"
      "Checks every part of the unmounted volume CIPHERDIR: the config, every\n"
      "directory record, name, long-name sidecar, file header, block, symlink\n"
      "target and user xattr, and reports each problem once with its plaintext path.\n"
      "Changes nothing unless --repair is given.\n"
-     "\n"
-     "  --passfile FILE        read the passphrase from the first line of FILE\n"
-     "  --extpass CMD          run CMD with /bin/sh; its first output line is the passphrase\n"
+     "\n" UNLOCK_HELP
      "  --repair               fix what can be fixed without guessing: remove leftovers\n"
      "                         and orphan sidecars, rewrite proven records and headers,\n"
      "                         move entries whose names are lost into /lost+found\n"
@@ -103,6 +110,46 @@ static const struct tool_command commands[] = {
      "uncorrected (1|4 = 5: some of each), 8 operational error (wrong passphrase,\n"
      "corrupt or tampered config, volume mounted, I/O), 16 usage error.\n"
      "See docs/fsck.md.\n"},
+    {"passwd", tool_cmd_passwd, "change the passphrase of a passphrase keyslot",
+     "usage: cloakfs passwd [UNLOCK OPTIONS] [--new-passfile FILE] [--kdf-memory-mib N]\n"
+     "                      [--kdf-iterations N] [--kdf-parallelism N] CIPHERDIR\n"
+     "\n"
+     "Gives the passphrase keyslot that the current passphrase opens a new\n"
+     "passphrase: same slot id, new salt, the volume key re-wrapped. No data\n"
+     "changes. The new passphrase is asked twice on the terminal unless\n"
+     "--new-passfile gives it. The Argon2id parameters stay unless --kdf-* are\n"
+     "given. cloakfs.conf.bak is rewritten too, so the old passphrase opens\n"
+     "neither file.\n"
+     "\n" UNLOCK_HELP
+     "  --new-passfile FILE    read the new passphrase from the first line of FILE\n"},
+    {"keyslot", tool_cmd_keyslot, "list, add or remove the keyslots of a volume",
+     "usage: cloakfs keyslot list CIPHERDIR\n"
+     "       cloakfs keyslot add --type TYPE [UNLOCK OPTIONS] [TYPE OPTIONS] CIPHERDIR\n"
+     "       cloakfs keyslot remove --slot N [--force] [UNLOCK OPTIONS] CIPHERDIR\n"
+     "\n"
+     "list: one line per keyslot: id, type, created, epoch, KDF parameters or command.\n"
+     "add: unlocks with an existing keyslot, then adds one with the lowest free id:\n"
+     "  --type passphrase      [--new-passfile FILE] (else asked twice on the terminal)\n"
+     "                         [--kdf-memory-mib N --kdf-iterations N --kdf-parallelism N]\n"
+     "                         (default: calibrated to about 1 s)\n"
+     "  --type keyfile         --new-keyfile FILE (32 bytes to 1 MiB, e.g.\n"
+     "                         'head -c 32 /dev/urandom > FILE')\n"
+     "  --type recovery        prints a new recovery key once on stdout\n"
+     "  --type exec            --exec-seal CMD --exec-unseal CMD [--exec-no-verify]\n"
+     "                         CMDs run with /bin/sh -c and only PATH set. The seal\n"
+     "                         command reads a random secret (64 hex digits) on stdin\n"
+     "                         and prints a blob, stored in the slot; the unseal\n"
+     "                         command, stored too, reads the blob and prints the\n"
+     "                         secret. add runs the unseal once to check it, unless\n"
+     "                         --exec-no-verify. In add, --exec-unseal names the new\n"
+     "                         slot's command. Example (Tang, see README.md):\n"
+     "                         --exec-seal \"clevis encrypt tang CONFIG\"\n"
+     "                         --exec-unseal \"clevis decrypt\"\n"
+     "remove: unlocks with any keyslot (the one removed included) and removes\n"
+     "  keyslot N (--slot names the slot to remove). The last keyslot is removed\n"
+     "  only with --force: nothing can unlock the volume after that.\n"
+     "  cloakfs.conf.bak is rewritten too, so the removed secret opens nothing.\n"
+     "\nunlock options:\n" UNLOCK_HELP},
     {"speed", tool_cmd_speed, "measure AES-256-GCM and the content path on this CPU",
      "usage: cloakfs speed [--seconds S] [--block-size N]\n"
      "\n"

@@ -1,16 +1,19 @@
-/* Reading a passphrase from where the user put it: a file (--passfile), a
- * command's output (--extpass) or the controlling terminal without echo.
- * Every copy of the secret lives in secure memory and is wiped. */
+/* Reading a secret from where the user put it: a passphrase from a file
+ * (--passfile), a command's output (--extpass) or the controlling terminal
+ * without echo; a key file; a recovery key's text. Every copy of a secret
+ * lives in secure memory and is wiped. */
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <termios.h>
 #include <unistd.h>
 
 #include "crypto/secmem.h"
+#include "keystore/volume.h"
 #include "tools/tool.h"
 
 /* Longer than any passphrase a person types; bounds every read. */
@@ -322,5 +325,123 @@ int tool_read_secret(const struct tool_secret_source *src, bool confirm, const c
 	}
 	*out = secret;
 	*len = n;
+	return TOOL_EXIT_OK;
+}
+
+/* Reads all of fd (a regular file) up to max bytes into secure memory.
+ * Returns 0, -EFBIG (longer), -ENOMEM, -errno. */
+static int read_all(int fd, size_t max, uint8_t **out, size_t *len)
+{
+	uint8_t *buf = crypto_secure_alloc(max + 1);
+	size_t n = 0;
+	int ret = 0;
+
+	if (!buf)
+		return -ENOMEM;
+	for (;;) {
+		ssize_t r = read(fd, buf + n, max + 1 - n);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			ret = -errno;
+			break;
+		}
+		if (r == 0)
+			break;
+		n += (size_t)r;
+		if (n > max) {
+			ret = -EFBIG;
+			break;
+		}
+	}
+	if (ret == 0) {
+		*out = buf;
+		*len = n;
+		buf = NULL;
+	}
+	crypto_secure_free(buf);
+	return ret;
+}
+
+static int open_regular(const char *path, const char *opt, const char *what)
+{
+	struct stat st;
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+
+	if (fd < 0) {
+		tool_error("%s: cannot open %s %s: %s", opt, what, path, strerror(errno));
+		return -1;
+	}
+	/* A FIFO lets `--keyfile <(command)` work; a device (/dev/urandom!)
+	 * would give another key each time. */
+	if (fstat(fd, &st) < 0 || !(S_ISREG(st.st_mode) || S_ISFIFO(st.st_mode))) {
+		tool_error("%s: %s is not a regular file or a pipe", opt, path);
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+int tool_read_keyfile(const char *path, const char *opt, uint8_t **out, size_t *len)
+{
+	int fd = open_regular(path, opt, "key file"), err;
+
+	if (fd < 0)
+		return TOOL_EXIT_SECRET_INPUT;
+	err = read_all(fd, KS_KEYFILE_MAX, out, len);
+	close(fd);
+	if (err == -EFBIG) {
+		tool_error("%s: key file %s is larger than %d bytes", opt, path, KS_KEYFILE_MAX);
+		return TOOL_EXIT_SECRET_INPUT;
+	}
+	if (err < 0) {
+		tool_error("%s: cannot read key file %s: %s", opt, path, strerror(-err));
+		return TOOL_EXIT_SECRET_INPUT;
+	}
+	if (*len < KS_KEYFILE_MIN) {
+		tool_error("%s: key file %s has %zu bytes; a key file needs at least %d (e.g. "
+			   "'head -c 32 /dev/urandom > FILE')",
+			   opt, path, *len, KS_KEYFILE_MIN);
+		crypto_secure_free(*out);
+		*out = NULL;
+		return TOOL_EXIT_SECRET_INPUT;
+	}
+	return TOOL_EXIT_OK;
+}
+
+/* Longer than any written recovery key with generous spacing. */
+#define TOOL_RECOVERY_TEXT_MAX 1024
+
+int tool_read_recovery_text(const char *path, const char *prompt, uint8_t **out, size_t *len)
+{
+	int fd, err;
+
+	if (path == NULL) {
+		fd = open("/dev/tty", O_RDWR | O_CLOEXEC | O_NOCTTY);
+		if (fd < 0) {
+			tool_error("no terminal to ask for the recovery key: use "
+				   "--recovery-key-file FILE");
+			return TOOL_EXIT_SECRET_INPUT;
+		}
+		err = tty_ask(fd, prompt, out, len);
+		close(fd);
+		if (err < 0) {
+			tool_error("cannot read the recovery key from the terminal: %s",
+				   strerror(-err));
+			return TOOL_EXIT_SECRET_INPUT;
+		}
+		return TOOL_EXIT_OK;
+	}
+	fd = open_regular(path, "--recovery-key-file", "recovery key file");
+	if (fd < 0)
+		return TOOL_EXIT_SECRET_INPUT;
+	err = read_all(fd, TOOL_RECOVERY_TEXT_MAX, out, len);
+	close(fd);
+	if (err < 0) {
+		tool_error("--recovery-key-file: cannot read %s: %s", path,
+			   err == -EFBIG ? "too long for a recovery key" : strerror(-err));
+		return TOOL_EXIT_SECRET_INPUT;
+	}
 	return TOOL_EXIT_OK;
 }

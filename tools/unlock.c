@@ -1,0 +1,338 @@
+/* Unlocking a volume for every command that needs its key (info --unlock,
+ * mount, fsck, passwd, keyslot add/remove): the unlock options, the choice
+ * of secret, reading it, and one message and exit code per failure. */
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "crypto/secmem.h"
+#include "keystore/recovery_key.h"
+#include "keystore/volume.h"
+#include "tools/tool.h"
+
+/* A mistyped recovery key on the terminal may be typed again this often. */
+#define RECOVERY_TTY_TRIES 3
+
+void tool_unlock_init(struct tool_unlock_opts *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->slot = -1;
+}
+
+static int parse_slot(const char *s, int *out)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno != 0 || end == s || *end != '\0' || v < 0 || v >= KS_MAX_SLOTS) {
+		tool_error("--slot wants a slot number from 0 to %d, not '%s'", KS_MAX_SLOTS - 1,
+			   s);
+		return -1;
+	}
+	*out = (int)v;
+	return 0;
+}
+
+int tool_unlock_option(struct tool_unlock_opts *o, int opt, const char *arg)
+{
+	switch (opt) {
+	case TOOL_OPT_PASSFILE:
+		o->passfile = arg;
+		return 1;
+	case TOOL_OPT_EXTPASS:
+		o->extpass = arg;
+		return 1;
+	case TOOL_OPT_KEYFILE:
+		o->keyfile = arg;
+		return 1;
+	case TOOL_OPT_RECOVERY_FILE:
+		o->recovery_file = arg;
+		return 1;
+	case TOOL_OPT_EXEC_UNSEAL:
+		o->exec_unseal = arg;
+		return 1;
+	case TOOL_OPT_SLOT:
+		return parse_slot(arg, &o->slot) < 0 ? -1 : 1;
+	default:
+		return 0;
+	}
+}
+
+int tool_unlock_mount_option(struct tool_unlock_opts *o, const char *key, const char *value)
+{
+	if (strcmp(key, "passfile") == 0)
+		return tool_unlock_option(o, TOOL_OPT_PASSFILE, value);
+	if (strcmp(key, "keyfile") == 0)
+		return tool_unlock_option(o, TOOL_OPT_KEYFILE, value);
+	if (strcmp(key, "recovery_key_file") == 0)
+		return tool_unlock_option(o, TOOL_OPT_RECOVERY_FILE, value);
+	if (strcmp(key, "slot") == 0)
+		return tool_unlock_option(o, TOOL_OPT_SLOT, value);
+	return 0;
+}
+
+bool tool_unlock_given(const struct tool_unlock_opts *o)
+{
+	return o->passfile || o->extpass || o->keyfile || o->recovery_file || o->exec_unseal ||
+	       o->slot >= 0;
+}
+
+int tool_unlock_check(const struct tool_unlock_opts *o)
+{
+	int n = !!o->passfile + !!o->extpass + !!o->keyfile + !!o->recovery_file + !!o->exec_unseal;
+
+	if (n > 1) {
+		tool_error(
+		    "--passfile, --extpass, --keyfile, --recovery-key-file and --exec-unseal "
+		    "exclude each other: give one");
+		return TOOL_EXIT_USAGE;
+	}
+	return TOOL_EXIT_OK;
+}
+
+const char *tool_slot_type_label(const char *type)
+{
+	if (strcmp(type, "keyfile") == 0)
+		return "key file";
+	if (strcmp(type, "recovery") == 0)
+		return "recovery key";
+	if (strcmp(type, "exec") == 0)
+		return "exec command";
+	return type; /* "passphrase" */
+}
+
+static const char *const kind_type[] = {
+    [KS_SECRET_PASSPHRASE] = "passphrase",
+    [KS_SECRET_KEYFILE] = "keyfile",
+    [KS_SECRET_RECOVERY] = "recovery",
+    [KS_SECRET_EXEC] = "exec",
+};
+
+static int count_type(const struct ks_volume *vol, const char *type)
+{
+	struct ks_slot_info s;
+	int n = 0;
+
+	for (int i = 0; i < ks_volume_slot_count(vol); i++)
+		if (ks_volume_slot_info(vol, i, &s) == 0 && strcmp(s.type, type) == 0)
+			n++;
+	return n;
+}
+
+static bool kind_from_options(const struct tool_unlock_opts *o, enum ks_secret_kind *kind)
+{
+	if (o->passfile || o->extpass)
+		*kind = KS_SECRET_PASSPHRASE;
+	else if (o->keyfile)
+		*kind = KS_SECRET_KEYFILE;
+	else if (o->recovery_file)
+		*kind = KS_SECRET_RECOVERY;
+	else if (o->exec_unseal)
+		*kind = KS_SECRET_EXEC;
+	else
+		return false;
+	return true;
+}
+
+static const char *option_of(enum ks_secret_kind kind)
+{
+	static const char *const names[] = {
+	    [KS_SECRET_PASSPHRASE] = "--passfile or --extpass",
+	    [KS_SECRET_KEYFILE] = "--keyfile",
+	    [KS_SECRET_RECOVERY] = "--recovery-key-file",
+	    [KS_SECRET_EXEC] = "--exec-unseal",
+	};
+	return names[kind];
+}
+
+/* --slot N: the secret must fit slot N's type; with no secret option the
+ * type says what to ask for. */
+static int kind_for_slot(const struct tool_unlock_opts *o, const struct ks_volume *vol,
+			 const char *dir, enum ks_secret_kind *kind)
+{
+	const char *type = ks_volume_slot_type(vol, o->slot);
+	bool given = kind_from_options(o, kind);
+
+	if (!type) {
+		tool_error("%s has no keyslot %d (see 'cloakfs keyslot list %s')", dir, o->slot,
+			   dir);
+		return TOOL_EXIT_USAGE;
+	}
+	if (given && strcmp(kind_type[*kind], type) != 0) {
+		tool_error("keyslot %d of %s is a %s slot: %s does not open it", o->slot, dir,
+			   tool_slot_type_label(type), option_of(*kind));
+		return TOOL_EXIT_USAGE;
+	}
+	for (int k = 0; !given && k <= KS_SECRET_EXEC; k++)
+		if (strcmp(kind_type[k], type) == 0)
+			*kind = (enum ks_secret_kind)k;
+	if (!given && *kind == KS_SECRET_KEYFILE) {
+		tool_error("keyslot %d of %s is a key file slot: give --keyfile FILE", o->slot,
+			   dir);
+		return TOOL_EXIT_USAGE;
+	}
+	return TOOL_EXIT_OK;
+}
+
+/* No option: a passphrase if the volume has a passphrase slot, else its
+ * exec slots (run without asking anything), else a recovery key. */
+static int choose_kind(const struct tool_unlock_opts *o, const struct ks_volume *vol,
+		       const char *dir, enum ks_secret_kind *kind)
+{
+	if (o->slot >= 0)
+		return kind_for_slot(o, vol, dir, kind);
+	if (kind_from_options(o, kind)) {
+		if (count_type(vol, kind_type[*kind]) > 0)
+			return TOOL_EXIT_OK;
+		tool_error("%s has no %s keyslot (see 'cloakfs keyslot list %s')", dir,
+			   tool_slot_type_label(kind_type[*kind]), dir);
+		return TOOL_EXIT_BAD_SECRET;
+	}
+	if (ks_volume_slot_count(vol) == 0) {
+		tool_error("%s has no keyslot left: nothing can unlock it", dir);
+		return TOOL_EXIT_BAD_SECRET;
+	}
+	if (count_type(vol, "passphrase") > 0)
+		*kind = KS_SECRET_PASSPHRASE;
+	else if (count_type(vol, "exec") > 0)
+		*kind = KS_SECRET_EXEC;
+	else if (count_type(vol, "recovery") > 0)
+		*kind = KS_SECRET_RECOVERY;
+	else {
+		tool_error("%s opens only with a key file: give --keyfile FILE", dir);
+		return TOOL_EXIT_USAGE;
+	}
+	return TOOL_EXIT_OK;
+}
+
+/* The recovery key's text, decoded; on the terminal a mistyped key may be
+ * typed again. *key is secure memory. */
+static int read_recovery(const struct tool_unlock_opts *o, const char *dir, uint8_t **key)
+{
+	char prompt[PATH_MAX + 64], msg[256];
+	struct ks_recovery_status st;
+	uint8_t *text = NULL, *k = crypto_secure_alloc(KS_RECOVERY_KEY_BYTES);
+	size_t len = 0;
+	int ret = TOOL_EXIT_ERROR;
+
+	if (!k) {
+		tool_error("out of memory");
+		return TOOL_EXIT_ERROR;
+	}
+	snprintf(prompt, sizeof(prompt), "Recovery key for %s: ", dir);
+	for (int tries = 1;; tries++) {
+		ret = tool_read_recovery_text(o->recovery_file, prompt, &text, &len);
+		if (ret != TOOL_EXIT_OK)
+			break;
+		ret = ks_recovery_decode((const char *)text, len, k, &st);
+		crypto_secure_free(text);
+		text = NULL;
+		if (ret == 0) {
+			*key = k;
+			k = NULL;
+			break;
+		}
+		tool_error("%s", ks_recovery_strerror(&st, msg, sizeof(msg)));
+		ret = TOOL_EXIT_RECOVERY_TYPO;
+		if (o->recovery_file || tries >= RECOVERY_TTY_TRIES)
+			break;
+	}
+	crypto_secure_free(k);
+	return ret;
+}
+
+/* The secret of kind, in secure memory (exec: the replacing command, not
+ * a secret, or nothing). */
+static int read_secret(const struct tool_unlock_opts *o, const char *dir, enum ks_secret_kind kind,
+		       struct ks_secret *s, uint8_t **owned)
+{
+	struct tool_secret_source src = {.passfile = o->passfile, .extpass = o->extpass};
+	char prompt[PATH_MAX + 64];
+	size_t len = 0;
+	int ret = TOOL_EXIT_OK;
+
+	*owned = NULL;
+	s->kind = kind;
+	switch (kind) {
+	case KS_SECRET_PASSPHRASE:
+		snprintf(prompt, sizeof(prompt), "Passphrase for %s: ", dir);
+		ret = tool_read_secret(&src, false, prompt, owned, &len);
+		break;
+	case KS_SECRET_KEYFILE:
+		ret = tool_read_keyfile(o->keyfile, "--keyfile", owned, &len);
+		break;
+	case KS_SECRET_RECOVERY:
+		ret = read_recovery(o, dir, owned);
+		len = KS_RECOVERY_KEY_BYTES;
+		break;
+	case KS_SECRET_EXEC:
+		s->data = (const uint8_t *)o->exec_unseal;
+		s->len = o->exec_unseal ? strlen(o->exec_unseal) : 0;
+		return TOOL_EXIT_OK;
+	}
+	if (ret == TOOL_EXIT_OK) {
+		s->data = *owned;
+		s->len = len;
+	}
+	return ret;
+}
+
+static int unlock_failed(int err, enum ks_secret_kind kind, const char *dir)
+{
+	if (err == -EKEYREJECTED) {
+		if (kind == KS_SECRET_PASSPHRASE)
+			tool_error("wrong passphrase: no keyslot of %s opens with it", dir);
+		else if (kind == KS_SECRET_KEYFILE)
+			tool_error("wrong key file: no key file keyslot of %s opens with it", dir);
+		else if (kind == KS_SECRET_RECOVERY)
+			tool_error("wrong recovery key: it is well-formed but opens no recovery "
+				   "keyslot of %s (is it another volume's?)",
+				   dir);
+		else
+			tool_error("no exec keyslot of %s opens", dir);
+		return TOOL_EXIT_BAD_SECRET;
+	}
+	if (err == -ECHILD) {
+		tool_error("no exec keyslot of %s opened: its command failed (see above); unlock "
+			   "with another keyslot (--passfile, --keyfile, --recovery-key-file)",
+			   dir);
+		return TOOL_EXIT_EXEC;
+	}
+	if (err == -EPERM && kind == KS_SECRET_EXEC) {
+		tool_error(
+		    "not running the exec keyslot command stored in %s/cloakfs.conf: the file "
+		    "or the directory is owned by another user or writable by others, and "
+		    "whoever can edit it could make cloakfs run anything; fix the ownership "
+		    "and modes, or give the command with --exec-unseal CMD",
+		    dir);
+		return TOOL_EXIT_EXEC;
+	}
+	return tool_exit_from_errno(err, dir);
+}
+
+int tool_unlock(const struct tool_unlock_opts *o, const struct ks_volume *vol,
+		const char *cipherdir, struct ks_unlocked **u)
+{
+	enum ks_secret_kind kind = KS_SECRET_PASSPHRASE;
+	struct ks_secret secret = {0};
+	uint8_t *owned = NULL;
+	int ret, err;
+
+	ret = tool_unlock_check(o);
+	if (ret == TOOL_EXIT_OK)
+		ret = choose_kind(o, vol, cipherdir, &kind);
+	if (ret == TOOL_EXIT_OK)
+		ret = read_secret(o, cipherdir, kind, &secret, &owned);
+	if (ret != TOOL_EXIT_OK)
+		goto out;
+	err = ks_volume_unlock(vol, &secret, o->slot, u);
+	if (err < 0)
+		ret = unlock_failed(err, kind, cipherdir);
+out:
+	crypto_secure_free(owned);
+	return ret;
+}
