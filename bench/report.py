@@ -211,7 +211,7 @@ def markdown(meta, raw, fslist, abs_t, rel_t, stand, png_name):
     quick = m.get("quick") == "1"
     versions = "\n".join("- %s: %s" % (f, m.get("version_" + f, "n/a"))
                          for f in fslist if f != "tmpfs")
-    peak_at = ", ".join("%s during %s" % (f, m["peak_at_" + f]) for f in fslist
+    peak_at = ", ".join("%s in the mount from %s (mounted .. unmounted)" % (f, m["peak_at_" + f]) for f in fslist
                         if "peak_at_" + f in m)
     head, lines = stand
     return f"""# cloakfs performance

@@ -12,8 +12,9 @@
 declare -A FS_OK=()    # 1 once setup succeeded
 declare -A FS_PID=()   # daemon pid while mounted
 declare -A FS_PEAK=()  # max VmHWM (KiB) seen over all mounts
-declare -A FS_PEAK_AT=() # the workload during which that peak was read
-FS_WORKLOAD=setup      # set by the workloads, names where a peak happened
+declare -A FS_PEAK_AT=() # the workloads that mount served (VmHWM covers them)
+declare -A FS_MOUNT_WL=() # the workload that mounted it
+FS_WORKLOAD=setup      # set by bench/run's step()
 
 fs_dir() { echo "$BENCH_TMPFS/mnt/$1"; }
 fs_backing() { echo "$BENCH_TMPFS/backing/$1"; }
@@ -119,6 +120,7 @@ fs_mount() {
 		log "$fs: not mounted 5 s after the mount command"
 		return 1
 	}
+	FS_MOUNT_WL[$fs]=$FS_WORKLOAD
 	FS_PID[$fs]=$(daemon_pid "$m") || {
 		log "$fs: mounted, but its daemon process was not found"
 		FS_PID[$fs]=
@@ -135,7 +137,7 @@ fs_umount() {
 		hwm=$(status_kib "$pid" VmHWM)
 		if [ -n "$hwm" ] && [ "$hwm" -gt "${FS_PEAK[$fs]:-0}" ]; then
 			FS_PEAK[$fs]=$hwm
-			FS_PEAK_AT[$fs]=$FS_WORKLOAD
+			FS_PEAK_AT[$fs]="${FS_MOUNT_WL[$fs]:-?} .. $FS_WORKLOAD"
 		fi
 	fi
 	FS_PID[$fs]=
