@@ -157,7 +157,9 @@ int fs_name_decrypt(struct fs_daemon *fs, const uint8_t *dir_id, int dfd, const 
 		    char *out);
 
 /* ops_entry.c */
-void fs_stat_fixup(struct fs_daemon *fs, struct stat *st);
+/* Backing stat -> plaintext stat. Returns -EIO for a regular file whose
+ * backing size no valid file can have (st_size is then 0). */
+int fs_stat_fixup(struct fs_daemon *fs, struct stat *st);
 int fs_do_lookup(fuse_req_t req, struct fs_node *parent, const char *name,
 		 struct fuse_entry_param *e);
 int fs_entry_from_fd(struct fs_daemon *fs, struct fs_node *parent, int pfd,

@@ -164,7 +164,8 @@ static int plus_entry(struct fs_daemon *fs, struct fs_dirh *d, int dfd, const st
 	ret = fs_table_enter(fs, d->node, de->backing, de->plain, &e->attr, true, &n);
 	if (ret != 0)
 		return ret;
-	fs_stat_fixup(fs, &e->attr);
+	if (fs_stat_fixup(fs, &e->attr) != 0)
+		e->attr_timeout = 0; /* as in lookup: getattr reports EIO */
 	e->ino = (uintptr_t)n;
 	return 0;
 }

@@ -11,17 +11,29 @@
 #include "crypto/content.h"
 #include "fs/fs.h"
 
-void fs_stat_fixup(struct fs_daemon *fs, struct stat *st)
+int fs_stat_fixup(struct fs_daemon *fs, struct stat *st)
 {
 	if (S_ISREG(st->st_mode)) {
 		int64_t size = fs_content_size_from_backing((uint64_t)st->st_size, fs->block_size);
-		/* An impossible size still lists; reads report EIO. */
+
 		st->st_size = size < 0 ? 0 : size;
+		if (size < 0)
+			return -EIO;
 	} else if (S_ISLNK(st->st_mode)) {
 		/* base64url(nonce || target || tag): the length follows exactly. */
 		long long t = (long long)st->st_size * 3 / 4 - CRYPTO_AEAD_OVERHEAD;
 		st->st_size = t < 0 ? 0 : t;
 	}
+	return 0;
+}
+
+/* An entry whose backing size is impossible is still found (so it can be
+ * removed or renamed), but its attributes are never cached: every stat goes
+ * to getattr, which reports EIO (FORMAT.md §2.3: an error, never rounded). */
+static void entry_fixup(struct fs_daemon *fs, struct fuse_entry_param *e)
+{
+	if (fs_stat_fixup(fs, &e->attr) != 0)
+		e->attr_timeout = 0;
 }
 
 static void entry_init(struct fs_daemon *fs, struct fuse_entry_param *e)
@@ -44,7 +56,7 @@ int fs_entry_from_fd(struct fs_daemon *fs, struct fs_node *parent, int pfd,
 	ret = fs_table_enter(fs, parent, b->backing, plain, &e->attr, true, &n);
 	if (ret != 0)
 		return ret;
-	fs_stat_fixup(fs, &e->attr);
+	entry_fixup(fs, e);
 	e->ino = (uintptr_t)n;
 	if (out)
 		*out = n;
@@ -168,13 +180,24 @@ static int node_stat(struct fs_daemon *fs, struct fs_node *n, struct fuse_file_i
 void fs_op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct fs_daemon *fs = fs_daemon_of(req);
+	struct fs_node *n = fs_node_of(fs, ino);
 	struct stat st;
-	int ret = node_stat(fs, fs_node_of(fs, ino), fi, &st);
+	int ret;
+
+	/* A write in flight grows the backing file page by page; its lock keeps
+	 * a stat from seeing a size between two valid ones. */
+	pthread_rwlock_rdlock(&n->lock);
+	ret = node_stat(fs, n, fi, &st);
+	pthread_rwlock_unlock(&n->lock);
 	if (ret != 0) {
 		fuse_reply_err(req, -ret);
 		return;
 	}
-	fs_stat_fixup(fs, &st);
+	if (fs_stat_fixup(fs, &st) != 0) {
+		fs_log_auth_failure(fs, n, "impossible backing size", -1);
+		fuse_reply_err(req, EIO);
+		return;
+	}
 	fuse_reply_attr(req, &st, fs->opts.attr_timeout);
 }
 

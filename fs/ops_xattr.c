@@ -1,6 +1,7 @@
 /* Extended attributes: user.* names and values are encrypted (FORMAT.md
  * §4.2); other namespaces are refused with EOPNOTSUPP. */
 #include <errno.h>
+#include <linux/limits.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -85,6 +86,25 @@ static int backing_name(struct fs_daemon *fs, const char *name, char out[300])
 	return len < 0 ? (int)len : 0;
 }
 
+/* Encrypted names are longer than plaintext ones, and listxattr(2) can return
+ * at most XATTR_LIST_MAX bytes: a new name that would push the backing list
+ * past that is refused (ENOSPC) rather than accepted and then unlistable. */
+static int check_list_room(const char *proc, const char *bname)
+{
+	ssize_t have;
+
+	if (getxattr(proc, bname, NULL, 0) >= 0)
+		return 0; /* replacing an existing attribute adds no name */
+	if (errno != ENODATA)
+		return -errno;
+	have = listxattr(proc, NULL, 0);
+	if (have < 0)
+		return -errno;
+	if ((size_t)have + strlen(bname) + 1 > XATTR_LIST_MAX)
+		return -ENOSPC;
+	return 0;
+}
+
 void fs_op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const char *value,
 		    size_t size, int flags)
 {
@@ -105,7 +125,8 @@ void fs_op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const char
 		ret = len < 0 ? (int)len : 0;
 	}
 	if (ret == 0 && (ret = target_get(fs, fs_node_of(fs, ino), &t)) == 0) {
-		if (setxattr(t.proc, bname, sealed, (size_t)len, flags) != 0)
+		ret = check_list_room(t.proc, bname);
+		if (ret == 0 && setxattr(t.proc, bname, sealed, (size_t)len, flags) != 0)
 			ret = -errno;
 		target_put(fs, &t);
 	}
