@@ -1,0 +1,202 @@
+/* Reads the KMS client config (KEY=VALUE lines, see kms_config.h). */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "keystore/kms_config.h"
+
+struct cfg_line {
+	const char *key;
+	const char *val;
+	size_t val_len;
+};
+
+static int copy_str(char *dst, size_t cap, const char *s, size_t len)
+{
+	if (len == 0 || len >= cap || memchr(s, '\0', len))
+		return -EINVAL;
+	memcpy(dst, s, len);
+	dst[len] = '\0';
+	return 0;
+}
+
+/* A file path; relative ones are taken from the config file's directory. */
+static int copy_path(char *dst, size_t cap, const char *dir, const char *s, size_t len)
+{
+	size_t dlen = strlen(dir);
+
+	if (len > 0 && s[0] == '/')
+		return copy_str(dst, cap, s, len);
+	if (len == 0 || dlen + 1 + len >= cap)
+		return -EINVAL;
+	memcpy(dst, dir, dlen);
+	dst[dlen] = '/';
+	return copy_str(dst + dlen + 1, cap - dlen - 1, s, len);
+}
+
+static int copy_uint(unsigned *dst, const char *s, size_t len, unsigned long min, unsigned long max)
+{
+	char num[16];
+	char *end;
+	unsigned long v;
+
+	if (len == 0 || len >= sizeof(num))
+		return -EINVAL;
+	memcpy(num, s, len);
+	num[len] = '\0';
+	if (num[0] < '0' || num[0] > '9')
+		return -EINVAL;
+	errno = 0;
+	v = strtoul(num, &end, 10);
+	if (errno || *end || v < min || v > max)
+		return -EINVAL;
+	*dst = (unsigned)v;
+	return 0;
+}
+
+static int apply(struct ks_kms_config *cfg, const char *dir, const struct cfg_line *l)
+{
+	const char *v = l->val;
+	size_t n = l->val_len;
+	unsigned port;
+	int ret;
+
+	if (strcmp(l->key, "KMIP_HOST") == 0)
+		return copy_str(cfg->host, sizeof(cfg->host), v, n);
+	if (strcmp(l->key, "KMIP_PORT") == 0) {
+		ret = copy_uint(&port, v, n, 1, 65535);
+		cfg->port = (uint16_t)port;
+		return ret;
+	}
+	if (strcmp(l->key, "KMIP_CA_CERT") == 0)
+		return copy_path(cfg->ca_cert, sizeof(cfg->ca_cert), dir, v, n);
+	if (strcmp(l->key, "KMIP_CLIENT_CERT") == 0)
+		return copy_path(cfg->client_cert, sizeof(cfg->client_cert), dir, v, n);
+	if (strcmp(l->key, "KMIP_CLIENT_KEY") == 0)
+		return copy_path(cfg->client_key, sizeof(cfg->client_key), dir, v, n);
+	if (strcmp(l->key, "KMIP_CONNECT_TIMEOUT_MS") == 0)
+		return copy_uint(&cfg->connect_timeout_ms, v, n, 100, 600000);
+	if (strcmp(l->key, "KMIP_IO_TIMEOUT_MS") == 0)
+		return copy_uint(&cfg->io_timeout_ms, v, n, 100, 600000);
+	if (strcmp(l->key, "KMIP_RETRIES") == 0)
+		return copy_uint(&cfg->retries, v, n, 0, 10);
+	return 0; /* someone else's key (kms.env has several) */
+}
+
+/* Splits one line (NUL-terminated, no newline) into key and value. Returns
+ * 1 (l set), 0 (blank or comment), -EINVAL. */
+static int split_line(char *s, struct cfg_line *l)
+{
+	char *eq;
+	size_t n;
+
+	while (*s == ' ' || *s == '\t')
+		s++;
+	if (*s == '\0' || *s == '#')
+		return 0;
+	if (strncmp(s, "export ", 7) == 0)
+		s += 7;
+	eq = strchr(s, '=');
+	if (!eq || eq == s)
+		return -EINVAL;
+	*eq = '\0';
+	for (char *k = s; *k; k++)
+		if (!((*k >= 'A' && *k <= 'Z') || (*k >= '0' && *k <= '9') || *k == '_'))
+			return -EINVAL;
+	l->key = s;
+	l->val = eq + 1;
+	n = strlen(l->val);
+	while (n > 0 && (l->val[n - 1] == ' ' || l->val[n - 1] == '\t' || l->val[n - 1] == '\r'))
+		n--;
+	if (n >= 2 && (l->val[0] == '"' || l->val[0] == '\'') && l->val[n - 1] == l->val[0]) {
+		l->val++;
+		n -= 2;
+	}
+	l->val_len = n;
+	return 1;
+}
+
+static int read_all(const char *path, char **out)
+{
+	char *buf = malloc(KS_KMS_CONFIG_MAX + 1);
+	size_t len = 0;
+	ssize_t n;
+	int fd = open(path, O_RDONLY | O_CLOEXEC), ret = 0;
+
+	if (fd < 0 || !buf) {
+		ret = fd < 0 ? -errno : -ENOMEM;
+		goto out;
+	}
+	while ((n = read(fd, buf + len, KS_KMS_CONFIG_MAX + 1 - len)) > 0)
+		if ((len += (size_t)n) > KS_KMS_CONFIG_MAX)
+			break;
+	if (n < 0)
+		ret = -errno;
+	else if (len > KS_KMS_CONFIG_MAX)
+		ret = -EFBIG;
+out:
+	if (fd >= 0)
+		close(fd);
+	if (ret < 0) {
+		free(buf);
+		return ret;
+	}
+	buf[len] = '\0';
+	*out = buf;
+	return 0;
+}
+
+static int check_required(const char *path, const struct ks_kms_config *cfg)
+{
+	const char *missing = !cfg->host[0]	     ? "KMIP_HOST"
+			      : !cfg->ca_cert[0]     ? "KMIP_CA_CERT"
+			      : !cfg->client_cert[0] ? "KMIP_CLIENT_CERT"
+			      : !cfg->client_key[0]  ? "KMIP_CLIENT_KEY"
+						     : NULL;
+
+	if (!missing)
+		return 0;
+	fprintf(stderr, "cloakfs: KMS config %s has no %s\n", path, missing);
+	return -EINVAL;
+}
+
+int ks_kms_config_load(const char *path, struct ks_kms_config *cfg)
+{
+	char *buf = NULL, *line, *next, dir[KS_KMS_PATH_MAX + 1];
+	const char *slash = strrchr(path, '/');
+	unsigned lineno = 0;
+	int ret;
+
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->port = 5696;
+	cfg->connect_timeout_ms = 5000;
+	cfg->io_timeout_ms = 10000;
+	cfg->retries = 2;
+	if (copy_str(dir, sizeof(dir), slash ? path : ".", slash ? (size_t)(slash - path) : 1) < 0)
+		snprintf(dir, sizeof(dir), "/");
+	ret = read_all(path, &buf);
+	for (line = buf; ret == 0 && line && *line; line = next) {
+		struct cfg_line l;
+
+		next = strchr(line, '\n');
+		if (next)
+			*next++ = '\0';
+		lineno++;
+		ret = split_line(line, &l);
+		if (ret == 1)
+			ret = apply(cfg, dir, &l);
+		if (ret < 0)
+			fprintf(stderr,
+				"cloakfs: KMS config %s line %u: not a valid KEY=VALUE line\n",
+				path, lineno);
+		else
+			ret = 0;
+	}
+	if (ret == 0)
+		ret = check_required(path, cfg);
+	free(buf);
+	return ret;
+}
