@@ -61,7 +61,7 @@ static int apply(struct ks_kms_config *cfg, const char *dir, const struct cfg_li
 {
 	const char *v = l->val;
 	size_t n = l->val_len;
-	unsigned port;
+	unsigned port = 0;
 	int ret;
 
 	if (strcmp(l->key, "KMIP_HOST") == 0)

@@ -43,6 +43,8 @@ struct ks_slot_new {
 	const char *exec_seal;		 /* exec */
 	const char *exec_unseal;	 /* exec */
 	bool exec_no_verify;		 /* exec */
+	const char *kms_config;		 /* kmip-wrap: client config path */
+	const char *kms_key;		 /* kmip-wrap: key id, NULL = create */
 };
 
 struct ks_slot_type {
@@ -71,6 +73,7 @@ extern const struct ks_slot_type ks_slot_passphrase;
 extern const struct ks_slot_type ks_slot_keyfile;
 extern const struct ks_slot_type ks_slot_recovery;
 extern const struct ks_slot_type ks_slot_exec;
+extern const struct ks_slot_type ks_slot_kmip_wrap;
 
 /* The Argon2id parameters of a passphrase slot. Returns 0 or -EINVAL. */
 int ks_slot_passphrase_kdf(const struct ks_slot *slot, struct ks_kdf_params *p);

@@ -12,6 +12,7 @@ static const struct ks_slot_type *const slot_types[] = {
     &ks_slot_keyfile,
     &ks_slot_recovery,
     &ks_slot_exec,
+    &ks_slot_kmip_wrap,
 };
 
 static const char *const common_fields[] = {"id", "type", "created", "epoch", "wrap", NULL};

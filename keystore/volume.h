@@ -45,6 +45,9 @@ enum ks_secret_kind {
 	 * command stored in the slot; else a NUL-terminated command that
 	 * replaces it (len = strlen). */
 	KS_SECRET_EXEC,
+	/* Opens kmip-wrap slots by asking the KMS named by the client config
+	 * stored in the slot (data NULL, len 0). */
+	KS_SECRET_KMS,
 };
 
 /* A secret as the user gave it; the caller owns (and wipes) data. */
@@ -85,7 +88,9 @@ void ks_volume_free(struct ks_volume *vol);
  * KS_SECRET_EXEC: also -ECHILD (every exec slot's command failed or printed
  * no valid secret; a line on stderr says why), -EPERM (the stored command is
  * not run: the config file or CIPHERDIR is writable by, or owned by, someone
- * other than this user or root, see ks_volume_exec_trusted). */
+ * other than this user or root, see ks_volume_exec_trusted).
+ * KS_SECRET_KMS: also -ECHILD (no kmip slot's KMS answered with its secret;
+ * a line on stderr says why). */
 int ks_volume_unlock(const struct ks_volume *vol, const struct ks_secret *secret, int slot_id,
 		     struct ks_unlocked **out);
 void ks_unlocked_free(struct ks_unlocked *u);
@@ -138,6 +143,8 @@ struct ks_slot_request {
 	const char *exec_seal;		 /* exec: run once now, secret on stdin */
 	const char *exec_unseal;	 /* exec: stored, run at unlock */
 	bool exec_no_verify;		 /* exec: do not run unseal once to check */
+	const char *kms_config;		 /* kmip-wrap: KMS client config file */
+	const char *kms_key;		 /* kmip-wrap: KMS key id; NULL = create one */
 };
 /* Returns 0 (*slot_id set if not NULL), -ENOSPC (all 32 ids used), -EINVAL
  * (unknown type, secret of the wrong kind or size, command too long),

@@ -57,6 +57,8 @@ static int build_slot(const struct ks_volume *vol, const struct ks_unlocked *u,
 	    .exec_seal = req->exec_seal,
 	    .exec_unseal = req->exec_unseal,
 	    .exec_no_verify = req->exec_no_verify,
+	    .kms_config = req->kms_config,
+	    .kms_key = req->kms_key,
 	};
 	return ks_slot_create(type, &args, vol->cfg.epoch, created, slot);
 }

@@ -1,0 +1,268 @@
+/* The kmip-wrap keyslot (docs/FORMAT.md §5.2): a random 32-byte slot secret
+ * is encrypted inside a KMS with KMIP Encrypt (AES-256-GCM, AAD binding the
+ * volume UUID and slot id) under a key that never leaves the KMS; unlock =
+ * KMIP Decrypt; KEK = HKDF of the secret. */
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "crypto/random.h"
+#include "crypto/secmem.h"
+#include "keystore/json_util.h"
+#include "keystore/kmip_client.h"
+#include "keystore/kms_config.h"
+#include "keystore/slot.h"
+
+#define SECRET_LEN 32
+#define AAD_LABEL "cloakfs v1 kmip-wrap"
+#define AAD_LEN (sizeof(AAD_LABEL) - 1 + CRYPTO_UUID_LEN + 4)
+
+static const char *const kmip_fields[] = {"kmip", NULL};
+static const char *const kmip_members[] = {"mode", "config",	 "server", "key",
+					   "iv",   "ciphertext", "tag",	   NULL};
+
+struct kmip_params {
+	const char *config;
+	const char *server;
+	const char *key;
+	uint8_t iv[KS_KMIP_IV_LEN];
+	uint8_t ct[SECRET_LEN];
+	uint8_t tag[KS_KMIP_TAG_LEN];
+};
+
+static int str_member(json_object *obj, const char *name, size_t max, const char **out)
+{
+	json_object *v;
+	size_t len;
+
+	if (ks_json_member(obj, name, json_type_string, &v) || ks_json_str(v, out, &len) ||
+	    len == 0 || len > max)
+		return -EINVAL;
+	return 0;
+}
+
+static int kmip_params(json_object *slot, struct kmip_params *p)
+{
+	json_object *obj, *v;
+	const char *mode;
+
+	if (ks_json_member(slot, "kmip", json_type_object, &obj) ||
+	    ks_json_keys_only(obj, kmip_members, NULL))
+		return -EINVAL;
+	if (str_member(obj, "mode", 16, &mode) || strcmp(mode, "wrap") != 0 ||
+	    str_member(obj, "config", KS_KMS_PATH_MAX, &p->config) || p->config[0] != '/' ||
+	    str_member(obj, "server", KS_KMS_HOST_MAX + 8, &p->server) ||
+	    str_member(obj, "key", KS_KMIP_UID_MAX, &p->key))
+		return -EINVAL;
+	if (ks_json_member(obj, "iv", json_type_string, &v) || ks_json_b64(v, p->iv, sizeof(p->iv)))
+		return -EINVAL;
+	if (ks_json_member(obj, "ciphertext", json_type_string, &v) ||
+	    ks_json_b64(v, p->ct, sizeof(p->ct)))
+		return -EINVAL;
+	if (ks_json_member(obj, "tag", json_type_string, &v) ||
+	    ks_json_b64(v, p->tag, sizeof(p->tag)))
+		return -EINVAL;
+	return 0;
+}
+
+static int kmip_validate(json_object *slot)
+{
+	struct kmip_params p;
+
+	return kmip_params(slot, &p);
+}
+
+/* "cloakfs v1 kmip-wrap" || UUID || slot id (4 bytes, big-endian). */
+static void make_aad(const uint8_t uuid[CRYPTO_UUID_LEN], uint32_t id, uint8_t aad[AAD_LEN])
+{
+	size_t n = sizeof(AAD_LABEL) - 1;
+
+	memcpy(aad, AAD_LABEL, n);
+	memcpy(aad + n, uuid, CRYPTO_UUID_LEN);
+	n += CRYPTO_UUID_LEN;
+	aad[n] = (uint8_t)(id >> 24);
+	aad[n + 1] = (uint8_t)(id >> 16);
+	aad[n + 2] = (uint8_t)(id >> 8);
+	aad[n + 3] = (uint8_t)id;
+}
+
+static int kek_of(const uint8_t *secret, const uint8_t uuid[CRYPTO_UUID_LEN], uint32_t id,
+		  uint8_t *kek)
+{
+	return ks_slot_hkdf_kek(ks_slot_kmip_wrap.name, secret, SECRET_LEN, uuid, id, kek);
+}
+
+static int kmip_open(const struct ks_slot *slot, const uint8_t uuid[CRYPTO_UUID_LEN],
+		     const struct ks_secret *secret, uint8_t vmk[CRYPTO_VMK_LEN])
+{
+	struct ks_kms_config cfg;
+	struct kmip_params p;
+	uint8_t aad[AAD_LEN], *sec = NULL, *kek = NULL;
+	int ret;
+
+	if (!secret || secret->kind != KS_SECRET_KMS)
+		return -EKEYREJECTED;
+	if (kmip_params(slot->obj, &p) < 0)
+		return -EINVAL;
+	ret = ks_kms_config_load(p.config, &cfg);
+	if (ret < 0) {
+		fprintf(stderr, "cloakfs: keyslot %u: cannot read the KMS config %s: %s\n",
+			slot->id, p.config, strerror(-ret));
+		return -ECHILD;
+	}
+	sec = crypto_secure_alloc(SECRET_LEN);
+	kek = crypto_secure_alloc(CRYPTO_KEY_LEN);
+	if (!sec || !kek) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	make_aad(uuid, slot->id, aad);
+	ret =
+	    ks_kmip_decrypt_gcm(&cfg, p.key, p.iv, aad, sizeof(aad), p.ct, SECRET_LEN, p.tag, sec);
+	if (ret < 0) {
+		fprintf(stderr,
+			"cloakfs: keyslot %u: the KMS did not decrypt its secret (key %s)\n",
+			slot->id, p.key);
+		ret = -ECHILD;
+		goto out;
+	}
+	ret = kek_of(sec, uuid, slot->id, kek);
+	if (ret == 0)
+		ret = ks_wrap_open(kek, uuid, slot->id, slot->type->name, slot->nonce,
+				   slot->wrapped, vmk);
+out:
+	crypto_secure_free(sec);
+	crypto_secure_free(kek);
+	return ret;
+}
+
+static int add_kmip_member(json_object *slot, const char *config, const struct ks_kms_config *c,
+			   const char *uid, const struct kmip_params *p)
+{
+	json_object *obj = json_object_new_object();
+	char server[KS_KMS_HOST_MAX + 8];
+	int ret = obj ? 0 : -ENOMEM;
+
+	snprintf(server, sizeof(server), "%s:%u", c->host, c->port);
+	if (ret == 0)
+		ret = ks_json_add_str(obj, "mode", "wrap");
+	if (ret == 0)
+		ret = ks_json_add_str(obj, "config", config);
+	if (ret == 0)
+		ret = ks_json_add_str(obj, "server", server);
+	if (ret == 0)
+		ret = ks_json_add_str(obj, "key", uid);
+	if (ret == 0)
+		ret = ks_json_add_b64(obj, "iv", p->iv, sizeof(p->iv));
+	if (ret == 0)
+		ret = ks_json_add_b64(obj, "ciphertext", p->ct, sizeof(p->ct));
+	if (ret == 0)
+		ret = ks_json_add_b64(obj, "tag", p->tag, sizeof(p->tag));
+	if (ret < 0) {
+		json_object_put(obj);
+		return ret;
+	}
+	return ks_json_add(slot, "kmip", obj);
+}
+
+/* The KMS key: the one named, or a new one created and activated. */
+static int kms_key(const struct ks_kms_config *cfg, const struct ks_slot_new *args,
+		   char uid[KS_KMIP_UID_MAX + 1])
+{
+	char name[80];
+	int ret, n;
+
+	if (args->kms_key) {
+		if (!*args->kms_key || strlen(args->kms_key) > KS_KMIP_UID_MAX)
+			return -EINVAL;
+		strcpy(uid, args->kms_key);
+		return 0;
+	}
+	n = snprintf(name, sizeof(name), "cloakfs-");
+	for (int i = 0; i < CRYPTO_UUID_LEN; i++)
+		n += snprintf(name + n, sizeof(name) - (size_t)n, "%02x", args->uuid[i]);
+	snprintf(name + n, sizeof(name) - (size_t)n, "-slot%u", args->id);
+	ret = ks_kmip_create_aes256(cfg, name, uid);
+	if (ret == 0)
+		ret = ks_kmip_activate(cfg, uid);
+	return ret;
+}
+
+/* Encrypts the secret in the KMS and decrypts it back once, so a slot that
+ * the KMS cannot open is never written. */
+static int kms_seal(const struct ks_kms_config *cfg, const char *uid,
+		    const struct ks_slot_new *args, const uint8_t *sec, struct kmip_params *p)
+{
+	uint8_t aad[AAD_LEN], *back = crypto_secure_alloc(SECRET_LEN);
+	int ret = back ? crypto_random_bytes(p->iv, sizeof(p->iv)) : -ENOMEM;
+
+	make_aad(args->uuid, args->id, aad);
+	if (ret == 0)
+		ret = ks_kmip_encrypt_gcm(cfg, uid, p->iv, aad, sizeof(aad), sec, SECRET_LEN, p->ct,
+					  p->tag);
+	if (ret == 0)
+		ret = ks_kmip_decrypt_gcm(cfg, uid, p->iv, aad, sizeof(aad), p->ct, SECRET_LEN,
+					  p->tag, back);
+	if (ret == 0 && !crypto_memeq(back, sec, SECRET_LEN))
+		ret = -EIO;
+	crypto_secure_free(back);
+	return ret < 0 ? -ECHILD : 0;
+}
+
+static int kmip_create(json_object *slot, const struct ks_slot_new *args,
+		       uint8_t nonce[KS_WRAP_NONCE_LEN], uint8_t wrapped[KS_WRAPPED_LEN])
+{
+	struct ks_kms_config cfg;
+	struct kmip_params p;
+	char uid[KS_KMIP_UID_MAX + 1], *config = NULL;
+	uint8_t *sec = NULL, *kek = NULL;
+	int ret;
+
+	if (!args->kms_config || !(config = realpath(args->kms_config, NULL)))
+		return -EINVAL;
+	ret = ks_kms_config_load(config, &cfg);
+	if (ret == 0)
+		ret = kms_key(&cfg, args, uid) < 0 ? -ECHILD : 0;
+	sec = crypto_secure_alloc(SECRET_LEN);
+	kek = crypto_secure_alloc(CRYPTO_KEY_LEN);
+	if (ret == 0 && (!sec || !kek))
+		ret = -ENOMEM;
+	if (ret == 0)
+		ret = crypto_random_bytes(sec, SECRET_LEN);
+	if (ret == 0)
+		ret = kms_seal(&cfg, uid, args, sec, &p);
+	if (ret == 0)
+		ret = kek_of(sec, args->uuid, args->id, kek);
+	if (ret == 0)
+		ret = ks_wrap_seal(kek, args->uuid, args->id, ks_slot_kmip_wrap.name, args->vmk,
+				   nonce, wrapped);
+	if (ret == 0)
+		ret = add_kmip_member(slot, config, &cfg, uid, &p);
+	crypto_secure_free(sec);
+	crypto_secure_free(kek);
+	free(config);
+	return ret;
+}
+
+static int kmip_describe(const struct ks_slot *slot, char *buf, size_t len)
+{
+	struct kmip_params p;
+	int n;
+
+	if (kmip_params(slot->obj, &p) < 0)
+		return -EINVAL;
+	n = snprintf(buf, len, "KMS %.64s key %.40s, config %.100s", p.server, p.key, p.config);
+	return n < 0 || (size_t)n >= len ? -EINVAL : 0;
+}
+
+const struct ks_slot_type ks_slot_kmip_wrap = {
+    .name = "kmip-wrap",
+    .secret_kinds = 1u << KS_SECRET_KMS,
+    .fields = kmip_fields,
+    .validate = kmip_validate,
+    .open = kmip_open,
+    .create = kmip_create,
+    .describe = kmip_describe,
+};
