@@ -107,6 +107,7 @@ struct add_args {
 	struct tool_unlock_opts unlock;
 	struct tool_kdf_opts kdf;
 	const char *type, *new_passfile, *new_keyfile, *seal, *unseal;
+	const char *kms, *kms_key; /* kmip-wrap */
 	bool no_verify;
 	const char *cipherdir;
 };
@@ -118,6 +119,8 @@ enum {
 	OPT_EXEC_SEAL,
 	OPT_EXEC_NO_VERIFY,
 	OPT_FORCE,
+	OPT_KMS,
+	OPT_KMS_KEY,
 };
 
 static const struct option add_options[] = {
@@ -128,6 +131,8 @@ static const struct option add_options[] = {
     {"new-keyfile", required_argument, NULL, OPT_NEW_KEYFILE},
     {"exec-seal", required_argument, NULL, OPT_EXEC_SEAL},
     {"exec-no-verify", no_argument, NULL, OPT_EXEC_NO_VERIFY},
+    {"kms", required_argument, NULL, OPT_KMS},
+    {"kms-key", required_argument, NULL, OPT_KMS_KEY},
     {NULL, 0, NULL, 0},
 };
 
@@ -152,6 +157,12 @@ static int add_option(struct add_args *a, int c, const char *arg)
 	case OPT_EXEC_NO_VERIFY:
 		a->no_verify = true;
 		return 1;
+	case OPT_KMS:
+		a->kms = arg;
+		return 1;
+	case OPT_KMS_KEY:
+		a->kms_key = arg;
+		return 1;
 	}
 	int r = tool_kdf_option(&a->kdf, c, arg);
 
@@ -164,10 +175,12 @@ static int add_check(const struct add_args *a)
 	const char *t = a->type;
 	bool pp = t && strcmp(t, "passphrase") == 0, kf = t && strcmp(t, "keyfile") == 0;
 	bool rk = t && strcmp(t, "recovery") == 0, ex = t && strcmp(t, "exec") == 0;
+	bool km = t && strcmp(t, "kmip-wrap") == 0;
 	bool kdf = a->kdf.mib >= 0 || a->kdf.t >= 0 || a->kdf.p >= 0;
 
-	if (!pp && !kf && !rk && !ex) {
-		tool_error("keyslot add: --type wants passphrase, keyfile, recovery or exec%s%s",
+	if (!pp && !kf && !rk && !ex && !km) {
+		tool_error("keyslot add: --type wants passphrase, keyfile, recovery, exec or "
+			   "kmip-wrap%s%s",
 			   t ? ", not " : "", t ? t : "");
 		return TOOL_EXIT_USAGE;
 	}
@@ -183,6 +196,11 @@ static int add_check(const struct add_args *a)
 	if ((ex && (!a->seal || !a->unseal)) || (!ex && (a->seal || a->unseal || a->no_verify))) {
 		tool_error("keyslot add: --type exec needs --exec-seal CMD and --exec-unseal CMD "
 			   "(and only it takes them)");
+		return TOOL_EXIT_USAGE;
+	}
+	if ((km && !a->kms) || (!km && (a->kms || a->kms_key))) {
+		tool_error("keyslot add: --type kmip-wrap needs --kms CONFIG (and only it takes "
+			   "--kms and --kms-key)");
 		return TOOL_EXIT_USAGE;
 	}
 	return tool_unlock_check(&a->unlock);
@@ -276,7 +294,9 @@ static int add_slot(const struct add_args *a, struct ks_volume *vol, const struc
 				      .secret = &secret,
 				      .exec_seal = a->seal,
 				      .exec_unseal = a->unseal,
-				      .exec_no_verify = a->no_verify};
+				      .exec_no_verify = a->no_verify,
+				      .kms_config = a->kms,
+				      .kms_key = a->kms_key};
 	uint8_t *owned = NULL;
 	int id = -1, err, ret = new_secret(a, &secret, &owned);
 
@@ -287,7 +307,11 @@ static int add_slot(const struct add_args *a, struct ks_volume *vol, const struc
 	err = ks_volume_add_slot(vol, u, &req, &id);
 	if (err == 0)
 		err = ks_volume_save(a->cipherdir, vol, u);
-	if (err == -ECHILD) {
+	if (err == -ECHILD && a->kms) {
+		tool_error("keyslot not added: the KMS did not create, activate or use the key "
+			   "(see above)");
+		ret = TOOL_EXIT_KMS;
+	} else if (err == -ECHILD) {
 		tool_error("keyslot not added: the exec command failed (see above)");
 		ret = TOOL_EXIT_EXEC;
 	} else if (err == -ENOSPC && id < 0) {

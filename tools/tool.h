@@ -22,6 +22,7 @@ enum tool_exit {
 	TOOL_EXIT_SECRET_INPUT = 17,  /* could not read the secret (passfile, extpass, tty) */
 	TOOL_EXIT_RECOVERY_TYPO = 18, /* a recovery key with a mistyped group */
 	TOOL_EXIT_EXEC = 19,	      /* the command of an exec keyslot failed */
+	TOOL_EXIT_KMS = 20,	      /* the KMS of a kmip keyslot failed or refused */
 };
 
 /* Each subcommand: argv[0] is the command name. Returns an exit code. */

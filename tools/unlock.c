@@ -106,10 +106,9 @@ const char *tool_slot_type_label(const char *type)
 }
 
 static const char *const kind_type[] = {
-    [KS_SECRET_PASSPHRASE] = "passphrase",
-    [KS_SECRET_KEYFILE] = "keyfile",
-    [KS_SECRET_RECOVERY] = "recovery",
-    [KS_SECRET_EXEC] = "exec",
+    [KS_SECRET_PASSPHRASE] = "passphrase", [KS_SECRET_KEYFILE] = "keyfile",
+    [KS_SECRET_RECOVERY] = "recovery",	   [KS_SECRET_EXEC] = "exec",
+    [KS_SECRET_KMS] = "kmip-wrap",
 };
 
 static int count_type(const struct ks_volume *vol, const char *type)
@@ -145,6 +144,7 @@ static const char *option_of(enum ks_secret_kind kind)
 	    [KS_SECRET_KEYFILE] = "--keyfile",
 	    [KS_SECRET_RECOVERY] = "--recovery-key-file",
 	    [KS_SECRET_EXEC] = "--exec-unseal",
+	    [KS_SECRET_KMS] = "no option",
 	};
 	return names[kind];
 }
@@ -167,7 +167,7 @@ static int kind_for_slot(const struct tool_unlock_opts *o, const struct ks_volum
 			   tool_slot_type_label(type), option_of(*kind));
 		return TOOL_EXIT_USAGE;
 	}
-	for (int k = 0; !given && k <= KS_SECRET_EXEC; k++)
+	for (int k = 0; !given && k <= KS_SECRET_KMS; k++)
 		if (strcmp(kind_type[k], type) == 0)
 			*kind = (enum ks_secret_kind)k;
 	if (!given && *kind == KS_SECRET_KEYFILE) {
@@ -200,6 +200,8 @@ static int choose_kind(const struct tool_unlock_opts *o, const struct ks_volume 
 		*kind = KS_SECRET_PASSPHRASE;
 	else if (count_type(vol, "exec") > 0)
 		*kind = KS_SECRET_EXEC;
+	else if (count_type(vol, "kmip-wrap") > 0)
+		*kind = KS_SECRET_KMS;
 	else if (count_type(vol, "recovery") > 0)
 		*kind = KS_SECRET_RECOVERY;
 	else {
@@ -273,6 +275,8 @@ static int read_secret(const struct tool_unlock_opts *o, const char *dir, enum k
 		s->data = (const uint8_t *)o->exec_unseal;
 		s->len = o->exec_unseal ? strlen(o->exec_unseal) : 0;
 		return TOOL_EXIT_OK;
+	case KS_SECRET_KMS:
+		return TOOL_EXIT_OK; /* the slot names its KMS */
 	}
 	if (ret == TOOL_EXIT_OK) {
 		s->data = *owned;
@@ -292,9 +296,18 @@ static int unlock_failed(int err, enum ks_secret_kind kind, const char *dir)
 			tool_error("wrong recovery key: it is well-formed but opens no recovery "
 				   "keyslot of %s (is it another volume's?)",
 				   dir);
+		else if (kind == KS_SECRET_KMS)
+			tool_error("no kmip keyslot of %s opens with what its KMS returned", dir);
 		else
 			tool_error("no exec keyslot of %s opens", dir);
 		return TOOL_EXIT_BAD_SECRET;
+	}
+	if (err == -ECHILD && kind == KS_SECRET_KMS) {
+		tool_error("no kmip keyslot of %s opened: its KMS failed or refused (see above); "
+			   "unlock with another keyslot (--passfile, --keyfile, "
+			   "--recovery-key-file)",
+			   dir);
+		return TOOL_EXIT_KMS;
 	}
 	if (err == -ECHILD) {
 		tool_error("no exec keyslot of %s opened: its command failed (see above); unlock "
