@@ -104,6 +104,13 @@ try:
           "a server not signed by the configured CA is refused (EPROTO, clear message)",
           r.stdout + r.stderr)
 
+    # "127.1" resolves to 127.0.0.1 but is a name the server's certificate
+    # does not carry (its SANs: IP 127.0.0.1, DNS localhost): refused.
+    mismatch, _ = write_config("mismatch.env", KMIP_HOST="127.1")
+    r = run_check(mismatch, "expect-errno", str(errno.EPROTO))
+    check(r.returncode == 0 and "hostname mismatch" in r.stderr,
+          "a certificate valid for another host name is refused (EPROTO)", r.stdout + r.stderr)
+
     # The server's certificate names 127.0.0.1 and localhost only.
     wrong_host, _ = write_config("wronghost.env", KMIP_HOST="127.0.0.2")
     r = run_check(wrong_host, "expect-errno", str(errno.ECONNREFUSED))
