@@ -74,6 +74,7 @@ extern const struct ks_slot_type ks_slot_keyfile;
 extern const struct ks_slot_type ks_slot_recovery;
 extern const struct ks_slot_type ks_slot_exec;
 extern const struct ks_slot_type ks_slot_kmip_wrap;
+extern const struct ks_slot_type ks_slot_kmip_get;
 
 /* The Argon2id parameters of a passphrase slot. Returns 0 or -EINVAL. */
 int ks_slot_passphrase_kdf(const struct ks_slot *slot, struct ks_kdf_params *p);

@@ -1,9 +1,11 @@
-/* The kmip-wrap keyslot (docs/FORMAT.md §5.2): a random 32-byte slot secret
- * is encrypted inside a KMS with KMIP Encrypt (AES-256-GCM, AAD binding the
- * volume UUID and slot id) under a key that never leaves the KMS; unlock =
- * KMIP Decrypt; KEK = HKDF of the secret. */
+/* The kmip keyslots (docs/FORMAT.md §5.2). kmip-wrap: a random 32-byte slot
+ * secret is encrypted inside a KMS with KMIP Encrypt (AES-256-GCM, AAD
+ * binding the volume UUID and slot id) under a key that never leaves the
+ * KMS; unlock = KMIP Decrypt; KEK = HKDF of the secret. kmip-get: the KMS
+ * key itself is fetched with KMIP Get; KEK = HKDF of it. */
 #include <errno.h>
 #include <limits.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +22,7 @@
 #define AAD_LEN (sizeof(AAD_LABEL) - 1 + CRYPTO_UUID_LEN + 4)
 
 static const char *const kmip_fields[] = {"kmip", NULL};
+static const char *const get_members[] = {"mode", "config", "server", "key", NULL};
 static const char *const kmip_members[] = {"mode", "config",	 "server", "key",
 					   "iv",   "ciphertext", "tag",	   NULL};
 
@@ -43,19 +46,22 @@ static int str_member(json_object *obj, const char *name, size_t max, const char
 	return 0;
 }
 
-static int kmip_params(json_object *slot, struct kmip_params *p)
+/* get: the members of a kmip-get slot (no IV, ciphertext, tag). */
+static int kmip_params(json_object *slot, bool get, struct kmip_params *p)
 {
 	json_object *obj, *v;
 	const char *mode;
 
 	if (ks_json_member(slot, "kmip", json_type_object, &obj) ||
-	    ks_json_keys_only(obj, kmip_members, NULL))
+	    ks_json_keys_only(obj, get ? get_members : kmip_members, NULL))
 		return -EINVAL;
-	if (str_member(obj, "mode", 16, &mode) || strcmp(mode, "wrap") != 0 ||
+	if (str_member(obj, "mode", 16, &mode) || strcmp(mode, get ? "get" : "wrap") != 0 ||
 	    str_member(obj, "config", KS_KMS_PATH_MAX, &p->config) || p->config[0] != '/' ||
 	    str_member(obj, "server", KS_KMS_HOST_MAX + 8, &p->server) ||
 	    str_member(obj, "key", KS_KMIP_UID_MAX, &p->key))
 		return -EINVAL;
+	if (get)
+		return 0;
 	if (ks_json_member(obj, "iv", json_type_string, &v) || ks_json_b64(v, p->iv, sizeof(p->iv)))
 		return -EINVAL;
 	if (ks_json_member(obj, "ciphertext", json_type_string, &v) ||
@@ -71,7 +77,14 @@ static int kmip_validate(json_object *slot)
 {
 	struct kmip_params p;
 
-	return kmip_params(slot, &p);
+	return kmip_params(slot, false, &p);
+}
+
+static int get_validate(json_object *slot)
+{
+	struct kmip_params p;
+
+	return kmip_params(slot, true, &p);
 }
 
 /* "cloakfs v1 kmip-wrap" || UUID || slot id (4 bytes, big-endian). */
@@ -104,7 +117,7 @@ static int kmip_open(const struct ks_slot *slot, const uint8_t uuid[CRYPTO_UUID_
 
 	if (!secret || secret->kind != KS_SECRET_KMS)
 		return -EKEYREJECTED;
-	if (kmip_params(slot->obj, &p) < 0)
+	if (kmip_params(slot->obj, false, &p) < 0)
 		return -EINVAL;
 	ret = ks_kms_config_load(p.config, &cfg);
 	if (ret < 0) {
@@ -138,6 +151,7 @@ out:
 	return ret;
 }
 
+/* p NULL: a kmip-get slot. */
 static int add_kmip_member(json_object *slot, const char *config, const struct ks_kms_config *c,
 			   const char *uid, const struct kmip_params *p)
 {
@@ -147,18 +161,18 @@ static int add_kmip_member(json_object *slot, const char *config, const struct k
 
 	snprintf(server, sizeof(server), "%s:%u", c->host, c->port);
 	if (ret == 0)
-		ret = ks_json_add_str(obj, "mode", "wrap");
+		ret = ks_json_add_str(obj, "mode", p ? "wrap" : "get");
 	if (ret == 0)
 		ret = ks_json_add_str(obj, "config", config);
 	if (ret == 0)
 		ret = ks_json_add_str(obj, "server", server);
 	if (ret == 0)
 		ret = ks_json_add_str(obj, "key", uid);
-	if (ret == 0)
+	if (ret == 0 && p)
 		ret = ks_json_add_b64(obj, "iv", p->iv, sizeof(p->iv));
-	if (ret == 0)
+	if (ret == 0 && p)
 		ret = ks_json_add_b64(obj, "ciphertext", p->ct, sizeof(p->ct));
-	if (ret == 0)
+	if (ret == 0 && p)
 		ret = ks_json_add_b64(obj, "tag", p->tag, sizeof(p->tag));
 	if (ret < 0) {
 		json_object_put(obj);
@@ -251,7 +265,7 @@ static int kmip_describe(const struct ks_slot *slot, char *buf, size_t len)
 	struct kmip_params p;
 	int n;
 
-	if (kmip_params(slot->obj, &p) < 0)
+	if (kmip_params(slot->obj, strcmp(slot->type->name, "kmip-get") == 0, &p) < 0)
 		return -EINVAL;
 	n = snprintf(buf, len, "KMS %.64s key %.40s, config %.100s", p.server, p.key, p.config);
 	return n < 0 || (size_t)n >= len ? -EINVAL : 0;
@@ -264,5 +278,88 @@ const struct ks_slot_type ks_slot_kmip_wrap = {
     .validate = kmip_validate,
     .open = kmip_open,
     .create = kmip_create,
+    .describe = kmip_describe,
+};
+
+/* kmip-get: the KEK comes from the KMS key's own bytes. */
+static int get_kek(const struct ks_kms_config *cfg, const char *uid,
+		   const uint8_t uuid[CRYPTO_UUID_LEN], uint32_t id, uint8_t *kek)
+{
+	uint8_t *key = crypto_secure_alloc(KS_KMIP_KEY_LEN);
+	int ret = key ? ks_kmip_get_key(cfg, uid, key) : -ENOMEM;
+
+	if (ret < 0 && ret != -ENOMEM)
+		ret = -ECHILD;
+	if (ret == 0)
+		ret = ks_slot_hkdf_kek(ks_slot_kmip_get.name, key, KS_KMIP_KEY_LEN, uuid, id, kek);
+	crypto_secure_free(key);
+	return ret;
+}
+
+static int get_open(const struct ks_slot *slot, const uint8_t uuid[CRYPTO_UUID_LEN],
+		    const struct ks_secret *secret, uint8_t vmk[CRYPTO_VMK_LEN])
+{
+	struct ks_kms_config cfg;
+	struct kmip_params p;
+	uint8_t *kek = NULL;
+	int ret;
+
+	if (!secret || secret->kind != KS_SECRET_KMS)
+		return -EKEYREJECTED;
+	if (kmip_params(slot->obj, true, &p) < 0)
+		return -EINVAL;
+	ret = ks_kms_config_load(p.config, &cfg);
+	if (ret < 0) {
+		fprintf(stderr, "cloakfs: keyslot %u: cannot read the KMS config %s: %s\n",
+			slot->id, p.config, strerror(-ret));
+		return -ECHILD;
+	}
+	kek = crypto_secure_alloc(CRYPTO_KEY_LEN);
+	ret = kek ? get_kek(&cfg, p.key, uuid, slot->id, kek) : -ENOMEM;
+	if (ret == -ECHILD)
+		fprintf(stderr, "cloakfs: keyslot %u: the KMS did not give key %s\n", slot->id,
+			p.key);
+	if (ret == 0)
+		ret = ks_wrap_open(kek, uuid, slot->id, slot->type->name, slot->nonce,
+				   slot->wrapped, vmk);
+	crypto_secure_free(kek);
+	return ret;
+}
+
+static int get_create(json_object *slot, const struct ks_slot_new *args,
+		      uint8_t nonce[KS_WRAP_NONCE_LEN], uint8_t wrapped[KS_WRAPPED_LEN])
+{
+	struct ks_kms_config cfg;
+	char uid[KS_KMIP_UID_MAX + 1], *config = NULL;
+	uint8_t *kek = NULL;
+	int ret;
+
+	if (!args->kms_config || !(config = realpath(args->kms_config, NULL)))
+		return -EINVAL;
+	ret = ks_kms_config_load(config, &cfg);
+	if (ret == 0)
+		ret = kms_key(&cfg, args, uid) < 0 ? -ECHILD : 0;
+	kek = crypto_secure_alloc(CRYPTO_KEY_LEN);
+	if (ret == 0 && !kek)
+		ret = -ENOMEM;
+	if (ret == 0)
+		ret = get_kek(&cfg, uid, args->uuid, args->id, kek);
+	if (ret == 0)
+		ret = ks_wrap_seal(kek, args->uuid, args->id, ks_slot_kmip_get.name, args->vmk,
+				   nonce, wrapped);
+	if (ret == 0)
+		ret = add_kmip_member(slot, config, &cfg, uid, NULL);
+	crypto_secure_free(kek);
+	free(config);
+	return ret;
+}
+
+const struct ks_slot_type ks_slot_kmip_get = {
+    .name = "kmip-get",
+    .secret_kinds = 1u << KS_SECRET_KMS,
+    .fields = kmip_fields,
+    .validate = get_validate,
+    .open = get_open,
+    .create = get_create,
     .describe = kmip_describe,
 };

@@ -13,6 +13,7 @@ static const struct ks_slot_type *const slot_types[] = {
     &ks_slot_recovery,
     &ks_slot_exec,
     &ks_slot_kmip_wrap,
+    &ks_slot_kmip_get,
 };
 
 static const char *const common_fields[] = {"id", "type", "created", "epoch", "wrap", NULL};

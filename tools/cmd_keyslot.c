@@ -175,12 +175,12 @@ static int add_check(const struct add_args *a)
 	const char *t = a->type;
 	bool pp = t && strcmp(t, "passphrase") == 0, kf = t && strcmp(t, "keyfile") == 0;
 	bool rk = t && strcmp(t, "recovery") == 0, ex = t && strcmp(t, "exec") == 0;
-	bool km = t && strcmp(t, "kmip-wrap") == 0;
+	bool km = t && (strcmp(t, "kmip-wrap") == 0 || strcmp(t, "kmip-get") == 0);
 	bool kdf = a->kdf.mib >= 0 || a->kdf.t >= 0 || a->kdf.p >= 0;
 
 	if (!pp && !kf && !rk && !ex && !km) {
-		tool_error("keyslot add: --type wants passphrase, keyfile, recovery, exec or "
-			   "kmip-wrap%s%s",
+		tool_error("keyslot add: --type wants passphrase, keyfile, recovery, exec, "
+			   "kmip-wrap or kmip-get%s%s",
 			   t ? ", not " : "", t ? t : "");
 		return TOOL_EXIT_USAGE;
 	}
@@ -199,8 +199,8 @@ static int add_check(const struct add_args *a)
 		return TOOL_EXIT_USAGE;
 	}
 	if ((km && !a->kms) || (!km && (a->kms || a->kms_key))) {
-		tool_error("keyslot add: --type kmip-wrap needs --kms CONFIG (and only it takes "
-			   "--kms and --kms-key)");
+		tool_error("keyslot add: --type kmip-wrap and kmip-get need --kms CONFIG (and only "
+			   "they take --kms and --kms-key)");
 		return TOOL_EXIT_USAGE;
 	}
 	return tool_unlock_check(&a->unlock);

@@ -150,6 +150,8 @@ static const struct tool_command commands[] = {
      "                         KMIP_HOST, KMIP_PORT, KMIP_CA_CERT, KMIP_CLIENT_CERT,\n"
      "                         KMIP_CLIENT_KEY lines. Without --kms-key a key is\n"
      "                         created and activated. Unlocks with no secret option.\n"
+     "  --type kmip-get        --kms CONFIG [--kms-key UID]: the key is fetched with\n"
+     "                         KMIP Get at unlock and used locally.\n"
      "remove: unlocks with any keyslot (the one removed included) and removes\n"
      "  keyslot N (--slot names the slot to remove). The last keyslot is removed\n"
      "  only with --force: nothing can unlock the volume after that.\n"

@@ -170,6 +170,8 @@ static int kind_for_slot(const struct tool_unlock_opts *o, const struct ks_volum
 	for (int k = 0; !given && k <= KS_SECRET_KMS; k++)
 		if (strcmp(kind_type[k], type) == 0)
 			*kind = (enum ks_secret_kind)k;
+	if (!given && strcmp(type, "kmip-get") == 0)
+		*kind = KS_SECRET_KMS;
 	if (!given && *kind == KS_SECRET_KEYFILE) {
 		tool_error("keyslot %d of %s is a key file slot: give --keyfile FILE", o->slot,
 			   dir);
@@ -200,7 +202,7 @@ static int choose_kind(const struct tool_unlock_opts *o, const struct ks_volume 
 		*kind = KS_SECRET_PASSPHRASE;
 	else if (count_type(vol, "exec") > 0)
 		*kind = KS_SECRET_EXEC;
-	else if (count_type(vol, "kmip-wrap") > 0)
+	else if (count_type(vol, "kmip-wrap") + count_type(vol, "kmip-get") > 0)
 		*kind = KS_SECRET_KMS;
 	else if (count_type(vol, "recovery") > 0)
 		*kind = KS_SECRET_RECOVERY;

@@ -104,7 +104,21 @@ try:
         t.expect(["keyslot", "remove", "--slot", str(sid[0])] + rk + [cipherdir], EXIT_OK,
                  "remove it again")
 
+    # kmip-get: the KEK is derived from the KMS key fetched with KMIP Get.
+    t.keyslot_add(cipherdir, rk, ["--type", "kmip-get", "--kms", env_path])
+    slots = t.load_config(cipherdir)["keyslots"]
+    gets = [s for s in slots if s["type"] == "kmip-get"]
+    t.check(len(gets) == 1 and gets[0]["kmip"].get("mode") == "get" and
+            "ciphertext" not in gets[0]["kmip"],
+            "the kmip-get slot stores mode get, server, key id and config only", str(gets))
+    gid = str(gets[0]["id"]) if gets else "99"
+    t.expect(["info", "--unlock", "--slot", gid, cipherdir], EXIT_OK,
+             "info --unlock --slot opens the kmip-get slot", stdout_has=["(slot %s)" % gid])
+
     stop_kms()
+    t.expect(["info", "--unlock", "--slot", gid, cipherdir], EXIT_KMS,
+             "with the KMS down the kmip-get slot fails with exit 20",
+             stderr_has=["did not give key"])
     t.expect(["info", "--unlock", cipherdir], EXIT_KMS,
              "with the KMS down unlocking fails with exit 20",
              stderr_has=["Connection refused", "no kmip keyslot", "--recovery-key-file"])
@@ -118,6 +132,10 @@ try:
 
     env = start_kms()  # same database: the key is still there
     t.expect(["info", "--unlock", cipherdir], EXIT_OK, "KMS back up: unlocks again")
+    t.expect(["info", "--unlock", "--slot", gid, cipherdir], EXIT_OK,
+             "KMS back up: the kmip-get slot opens again")
+    t.expect(["keyslot", "remove", "--slot", gid] + rk + [cipherdir], EXIT_OK,
+             "remove the kmip-get slot")
 
     r = kmip_python("    c.revoke(enums.RevocationReasonCode.KEY_COMPROMISE, %r)\n" % uid)
     t.check(r.returncode == 0, "revoke the key with PyKMIP's client", r.stdout + r.stderr)
