@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <netdb.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -202,12 +203,42 @@ static void report(const struct ks_kms_config *cfg, const char *what, long ret, 
 			strerror((int)-ret));
 }
 
+/* A server that closes the connection while we write must not kill us with
+ * SIGPIPE (the write fails with EPIPE instead): block it for the exchange,
+ * drop a pending one after. */
+static void pipe_block(sigset_t *old)
+{
+	sigset_t set;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGPIPE);
+	sigprocmask(SIG_BLOCK, &set, old);
+}
+
+static void pipe_restore(const sigset_t *old)
+{
+	const struct timespec zero = {0, 0};
+	sigset_t set, pending;
+
+	if (sigismember(old, SIGPIPE))
+		return;
+	sigemptyset(&set);
+	sigaddset(&set, SIGPIPE);
+	sigpending(&pending);
+	if (sigismember(&pending, SIGPIPE))
+		sigtimedwait(&set, NULL, &zero);
+	sigprocmask(SIG_SETMASK, old, NULL);
+}
+
 long ks_kmip_exchange(const struct ks_kms_config *cfg, const char *what, const uint8_t *req,
 		      size_t req_len, uint8_t *resp, size_t cap)
 {
 	SSL_CTX *ctx = tls_ctx(cfg);
 	unsigned delay = BACKOFF_FIRST_MS;
 	long ret = -EPROTO, verify = X509_V_OK;
+	sigset_t old_mask;
+
+	pipe_block(&old_mask);
 
 	for (unsigned attempt = 0; ctx && attempt <= cfg->retries; attempt++) {
 		if (attempt) {
@@ -225,5 +256,6 @@ long ks_kmip_exchange(const struct ks_kms_config *cfg, const char *what, const u
 		report(cfg, what, ret, verify);
 	ERR_clear_error();
 	SSL_CTX_free(ctx);
+	pipe_restore(&old_mask);
 	return ret;
 }
