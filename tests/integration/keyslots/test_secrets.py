@@ -98,15 +98,21 @@ def children(pid):
         return []
 
 
+def execed_children(pid):
+    """Children that have run exec: between fork and exec a child is still a
+    copy of cloakfs and inherits its non-dumpable flag, which exec resets."""
+    return [c for c in children(pid) if read("/proc/%d/comm" % c).strip() not in (b"cloakfs", b"")]
+
+
 # The tool waits for its --extpass command: look at both meanwhile.
 p = subprocess.Popen(as_nobody + [t.binary, "info", "--unlock", "--extpass",
                                   "sleep 3; cat " + upass, vol],
                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 try:
     kids = []
-    wait_for(lambda: bool(children(p.pid)) and read("/proc/%d/comm" % p.pid).strip() == b"cloakfs",
-             10)
-    kids = children(p.pid)
+    wait_for(lambda: bool(execed_children(p.pid)) and
+             read("/proc/%d/comm" % p.pid).strip() == b"cloakfs", 10)
+    kids = execed_children(p.pid)
     # The kernel gives a non-dumpable process's /proc/PID/* files to root.
     tool_uid = os.stat("/proc/%d/environ" % p.pid).st_uid
     kid_uid = os.stat("/proc/%d/environ" % kids[0]).st_uid if kids else None
@@ -131,9 +137,9 @@ p = subprocess.Popen(as_nobody + [t.binary, "mount", "--extpass", "sleep 3; cat 
                                   umnt], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 try:
     daemon = []
-    wait_for(lambda: any(children(d) for d in children(p.pid)), 10)
+    wait_for(lambda: any(execed_children(d) for d in children(p.pid)), 10)
     daemon = children(p.pid)
-    shell = children(daemon[0]) if daemon else []
+    shell = execed_children(daemon[0]) if daemon else []
     t.check(bool(daemon) and bool(shell), "found the mount daemon and its --extpass shell")
     if daemon and shell:
         t.check(os.stat("/proc/%d/environ" % shell[0]).st_uid == NOBODY,
