@@ -94,6 +94,9 @@ def stress_ng_filesystem_stressors(vol):
             break
     failed = [r["name"] for r in results if r["problems"]]
     check(not failed, "stress-ng stressors failed: %s" % ", ".join(failed))
+    # Every stressor must really run: one that skips itself tests nothing.
+    skipped = [r["name"] for r in results if r["skipped"]]
+    check(not skipped, "stress-ng stressors skipped themselves: %s" % ", ".join(skipped))
     check(len(results) == len(STRESSORS), "not every stressor ran")
 
 
