@@ -45,8 +45,11 @@ enum ks_secret_kind {
 	 * command stored in the slot; else a NUL-terminated command that
 	 * replaces it (len = strlen). */
 	KS_SECRET_EXEC,
-	/* Opens kmip-wrap slots by asking the KMS named by the client config
-	 * stored in the slot (data NULL, len 0). */
+	/* Opens the slots that ask a key service: kmip-wrap and kmip-get (the
+	 * KMS named by the client config stored in the slot) and pkcs11 (an
+	 * HSM token). data/len: a PKCS#11 user PIN the user typed, or NULL/0;
+	 * with NULL the PIN comes from the slot's config, and a pkcs11 slot
+	 * with none there answers -ENOKEY. kmip slots ignore data. */
 	KS_SECRET_KMS,
 };
 
@@ -89,8 +92,10 @@ void ks_volume_free(struct ks_volume *vol);
  * no valid secret; a line on stderr says why), -EPERM (the stored command is
  * not run: the config file or CIPHERDIR is writable by, or owned by, someone
  * other than this user or root, see ks_volume_exec_trusted).
- * KS_SECRET_KMS: also -ECHILD (no kmip slot's KMS answered with its secret;
- * a line on stderr says why). */
+ * KS_SECRET_KMS: also -ECHILD (no KMS or HSM slot's service answered with
+ * its secret; a line on stderr says why), -ENOKEY (none opened, and a pkcs11
+ * slot needs a PIN that was neither given nor in its config: ask for one and
+ * try again). */
 int ks_volume_unlock(const struct ks_volume *vol, const struct ks_secret *secret, int slot_id,
 		     struct ks_unlocked **out);
 void ks_unlocked_free(struct ks_unlocked *u);
@@ -137,14 +142,21 @@ int ks_volume_add_passphrase_slot(struct ks_volume *vol, const struct ks_unlocke
 				  int *slot_id);
 /* A new keyslot of any type, wrapping u's VMK, with the lowest free id. */
 struct ks_slot_request {
-	const char *type;		 /* "passphrase", "keyfile", "recovery", "exec" */
-	const struct ks_secret *secret;	 /* passphrase, keyfile, recovery */
+	/* "passphrase", "keyfile", "recovery", "exec", "kmip-wrap", "kmip-get",
+	 * "pkcs11" */
+	const char *type;
+	/* passphrase, keyfile, recovery; pkcs11: an optional PIN (KS_SECRET_KMS
+	 * with data), else the PIN comes from the config (-ENOKEY if none). */
+	const struct ks_secret *secret;
 	const struct ks_kdf_params *kdf; /* passphrase: NULL = calibrate */
 	const char *exec_seal;		 /* exec: run once now, secret on stdin */
 	const char *exec_unseal;	 /* exec: stored, run at unlock */
 	bool exec_no_verify;		 /* exec: do not run unseal once to check */
-	const char *kms_config;		 /* kmip-wrap: KMS client config file */
-	const char *kms_key;		 /* kmip-wrap: KMS key id; NULL = create one */
+	/* kmip-*: KMS client config file; pkcs11: PKCS#11 config file. */
+	const char *kms_config;
+	/* kmip-*: KMS key id, NULL = create one; pkcs11: key label, NULL = the
+	 * config's PKCS11_KEK_LABEL. */
+	const char *kms_key;
 };
 /* Returns 0 (*slot_id set if not NULL), -ENOSPC (all 32 ids used), -EINVAL
  * (unknown type, secret of the wrong kind or size, command too long),
