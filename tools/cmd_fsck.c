@@ -17,6 +17,7 @@
 #include "keystore/volume.h"
 #include "tools/fsck.h"
 #include "tools/tool.h"
+#include "tools/volume_lock.h"
 
 #define FSCK_JOBS_MAX 256
 
@@ -264,7 +265,7 @@ int tool_cmd_fsck(int argc, char **argv)
 	struct ks_unlocked *u = NULL;
 	struct fsck_args a;
 	char abs[PATH_MAX], mnt[PATH_MAX];
-	int ret;
+	int ret, lock_fd;
 
 	if (parse_args(argc, argv, &a) < 0)
 		return FSCK_EXIT_USAGE;
@@ -278,11 +279,25 @@ int tool_cmd_fsck(int argc, char **argv)
 			 abs, mnt, mnt);
 		return operational(&a, 0, msg);
 	}
+	/* Also finds mounts whose source -o fsname= renamed, and keeps a
+	 * mount from starting while --repair moves entries. */
+	lock_fd = tool_volume_lock(abs, a.opts.repair);
+	if (lock_fd == -EBUSY) {
+		char msg[PATH_MAX + 200];
+		snprintf(msg, sizeof(msg),
+			 "%s is in use by a cloakfs daemon (it is mounted) or by fsck --repair: "
+			 "fsck does not check live volumes (check a copy instead)",
+			 abs);
+		return operational(&a, 0, msg);
+	}
+	if (lock_fd < 0)
+		return operational(&a, lock_fd, NULL);
 	ret = ks_volume_load(abs, &vol);
 	if (ret == 0)
 		ret = unlock(&a, vol, &u);
 	if (ret != 0) {
 		ks_volume_free(vol);
+		close(lock_fd);
 		return ret == -EAGAIN ? FSCK_EXIT_OPERATIONAL : operational(&a, ret, NULL);
 	}
 	c.cipherdir = abs;
@@ -299,5 +314,6 @@ int tool_cmd_fsck(int argc, char **argv)
 	pthread_mutex_destroy(&c.lock);
 	ks_unlocked_free(u);
 	ks_volume_free(vol);
+	close(lock_fd);
 	return ret;
 }

@@ -17,6 +17,7 @@
 #include "fs/daemon.h"
 #include "keystore/volume.h"
 #include "tools/tool.h"
+#include "tools/volume_lock.h"
 
 struct mount_args {
 	struct tool_unlock_opts unlock;
@@ -329,11 +330,22 @@ static int serve(struct mount_args *a, struct ks_volume *vol, int wfd)
 	return ret == 0 ? TOOL_EXIT_OK : TOOL_EXIT_ERROR;
 }
 
+static int lock_failed(const char *cipherdir, int err)
+{
+	if (err == -EBUSY) {
+		tool_error("%s is in use: another cloakfs daemon serves it (see 'findmnt -t "
+			   "fuse.cloakfs') or fsck is checking it; one at a time",
+			   cipherdir);
+		return TOOL_EXIT_MOUNT;
+	}
+	return tool_exit_from_errno(err, cipherdir);
+}
+
 int tool_cmd_mount(int argc, char **argv)
 {
 	struct mount_args a;
 	struct ks_volume *vol = NULL;
-	int ret, pfd[2];
+	int ret, lock_fd, pfd[2];
 	pid_t pid;
 
 	ret = parse_args(argc, argv, &a);
@@ -346,6 +358,12 @@ int tool_cmd_mount(int argc, char **argv)
 	ret = ks_volume_load(a.fs.cipherdir, &vol);
 	if (ret != 0)
 		return tool_exit_from_errno(ret, a.fs.cipherdir);
+	/* Held by the daemon (the fork shares it) until it exits. */
+	lock_fd = tool_volume_lock(a.fs.cipherdir, true);
+	if (lock_fd < 0) {
+		ks_volume_free(vol);
+		return lock_failed(a.fs.cipherdir, lock_fd);
+	}
 	if (a.fs.foreground)
 		return serve(&a, vol, -1);
 	if (pipe2(pfd, O_CLOEXEC) != 0) {
@@ -362,6 +380,7 @@ int tool_cmd_mount(int argc, char **argv)
 	}
 	if (pid > 0) {
 		close(pfd[1]);
+		close(lock_fd);
 		ks_volume_free(vol);
 		return wait_for_child(pid, pfd[0]);
 	}

@@ -1,0 +1,19 @@
+/* One user of a volume's backing directory at a time: the mount daemon and
+ * fsck --repair hold an exclusive flock on CIPHERDIR itself, a checking fsck
+ * a shared one. Two daemons serving one CIPHERDIR would each cache names and
+ * sizes the other changes; fsck would report files a daemon is writing as
+ * damaged, and --repair would move them away under it. */
+#ifndef CLOAKFS_TOOLS_VOLUME_LOCK_H
+#define CLOAKFS_TOOLS_VOLUME_LOCK_H
+
+#include <stdbool.h>
+
+/* Opens cipherdir and takes the lock without waiting. Returns an fd that
+ * holds the lock until closed (a fork shares it: the lock lasts while any
+ * copy is open), -EBUSY if another process holds a conflicting lock, or
+ * another -errno. A file system without flock support (some network file
+ * systems) gives the fd back unlocked after one warning line on stderr:
+ * refusing to mount there would help no one. */
+int tool_volume_lock(const char *cipherdir, bool exclusive);
+
+#endif
