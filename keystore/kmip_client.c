@@ -99,6 +99,8 @@ static int failure(const struct ks_kms_config *cfg, uint32_t op, const struct km
 	struct kmip_item msg;
 	uint32_t reason = 0x100;
 	const char *name = "unknown reason";
+	char text[201];
+	size_t n;
 	int err = -EREMOTEIO;
 
 	(void)kmip_ttlv_get_enum(item, KMIP_TAG_RESULT_REASON, &reason);
@@ -109,11 +111,20 @@ static int failure(const struct ks_kms_config *cfg, uint32_t op, const struct km
 		}
 	if (kmip_ttlv_find(item, KMIP_TAG_RESULT_MESSAGE, KMIP_T_TEXT, &msg) < 0)
 		msg.len = 0;
-	/* The message is the server's text: printed with its length, not as a C
-	 * string, and cut short. */
-	fprintf(stderr, "cloakfs: KMS %s:%u: %s refused: %s (reason %u)%s%.*s\n", cfg->host,
-		cfg->port, op_name(op), name, reason, msg.len ? ": " : "",
-		(int)(msg.len > 200 ? 200 : msg.len), msg.len ? (const char *)msg.val : "");
+	/* The message is the server's text: cut short, and anything but
+	 * printable ASCII (terminal escapes!) shown as '?'. */
+	n = msg.len < sizeof(text) - 1 ? msg.len : sizeof(text) - 1;
+	for (size_t i = 0; i < n; i++)
+		text[i] = msg.val[i] >= 0x20 && msg.val[i] < 0x7f ? (char)msg.val[i] : '?';
+	text[n] = '\0';
+	fprintf(stderr, "cloakfs: KMS %s:%u: %s refused%s: %s (reason %u)%s%s%s\n", cfg->host,
+		cfg->port, op_name(op), err == -EACCES ? " (access denied)" : "", name, reason,
+		n ? ": " : "", text,
+		/* Servers report a GCM tag or AAD mismatch in either way. */
+		op == OP_DECRYPT && (reason == 0x0A || reason == 0x100)
+		    ? " (a failed Decrypt: the stored ciphertext, tag or its binding to this "
+		      "volume and slot does not match, e.g. a tampered or copied keyslot)"
+		    : "");
 	return err;
 }
 

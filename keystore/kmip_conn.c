@@ -8,6 +8,7 @@
 #include <netdb.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -154,8 +155,44 @@ static long tls_exchange(SSL *ssl, const uint8_t *req, size_t req_len, uint8_t *
 	return ret < 0 ? ret : len + KMIP_TTLV_HDR;
 }
 
+/* What went wrong in a TLS handshake, for the one error line. */
+struct tls_diag {
+	long verify;	 /* the certificate check's result */
+	bool timed_out;	 /* no answer within the I/O timeout */
+	char alert[128]; /* OpenSSL's reason, e.g. a TLS alert from the server */
+};
+
+static long handshake(SSL *ssl, struct tls_diag *d)
+{
+	int rc = SSL_connect(ssl), e = errno;
+	unsigned long err;
+
+	if (rc == 1)
+		return 0;
+	d->verify = SSL_get_verify_result(ssl);
+	err = ERR_peek_last_error();
+	if (err)
+		snprintf(d->alert, sizeof(d->alert), "%s",
+			 ERR_reason_error_string(err) ? ERR_reason_error_string(err) : "");
+	/* A blocking socket with SO_RCVTIMEO: the read gave up. */
+	switch (d->verify == X509_V_OK ? SSL_get_error(ssl, rc) : SSL_ERROR_SSL) {
+	case SSL_ERROR_WANT_READ: /* the socket BIO takes EAGAIN for a retry */
+	case SSL_ERROR_WANT_WRITE:
+		d->timed_out = true;
+		return -ETIME;
+	case SSL_ERROR_SYSCALL:
+		if (e != EAGAIN && e != EWOULDBLOCK)
+			break;
+		d->timed_out = true;
+		return -ETIME;
+	default:
+		break;
+	}
+	return -EPROTO;
+}
+
 static long one_attempt(const struct ks_kms_config *cfg, SSL_CTX *ctx, const uint8_t *req,
-			size_t req_len, uint8_t *resp, size_t cap, long *verify)
+			size_t req_len, uint8_t *resp, size_t cap, struct tls_diag *d)
 {
 	SSL *ssl = NULL;
 	int fd = -1;
@@ -165,10 +202,8 @@ static long one_attempt(const struct ks_kms_config *cfg, SSL_CTX *ctx, const uin
 		ret = (ssl = SSL_new(ctx)) && SSL_set_fd(ssl, fd) == 1 ? 0 : -ENOMEM;
 	if (ret == 0)
 		ret = tls_bind_host(ssl, cfg->host);
-	if (ret == 0 && SSL_connect(ssl) != 1) {
-		*verify = SSL_get_verify_result(ssl);
-		ret = -EPROTO;
-	}
+	if (ret == 0)
+		ret = handshake(ssl, d);
 	if (ret == 0)
 		ret = tls_exchange(ssl, req, req_len, resp, cap);
 	if (ssl) {
@@ -189,15 +224,63 @@ static void sleep_ms(unsigned ms)
 		;
 }
 
-static void report(const struct ks_kms_config *cfg, const char *what, long ret, long verify)
+static void report_tls(const struct ks_kms_config *cfg, const struct tls_diag *d)
+{
+	if (d->verify == X509_V_ERR_HOSTNAME_MISMATCH ||
+	    d->verify == X509_V_ERR_IP_ADDRESS_MISMATCH)
+		fprintf(
+		    stderr,
+		    "cloakfs: KMS %s:%u: TLS handshake failed: certificate verification failed: "
+		    "the server's certificate is not for KMIP_HOST %s (%s)\n",
+		    cfg->host, cfg->port, cfg->host, X509_verify_cert_error_string(d->verify));
+	else if (d->verify != X509_V_OK)
+		fprintf(
+		    stderr,
+		    "cloakfs: KMS %s:%u: TLS handshake failed: certificate verification failed: "
+		    "the server's certificate does not verify against KMIP_CA_CERT %s (%s)\n",
+		    cfg->host, cfg->port, cfg->ca_cert, X509_verify_cert_error_string(d->verify));
+	else
+		fprintf(stderr,
+			"cloakfs: KMS %s:%u: TLS handshake failed: refused by the server (%s): it "
+			"did not "
+			"accept the client certificate KMIP_CLIENT_CERT %s, or it shares no TLS "
+			"version or cipher with us\n",
+			cfg->host, cfg->port, d->alert[0] ? d->alert : "connection closed",
+			cfg->client_cert);
+}
+
+static void report(const struct ks_kms_config *cfg, const char *what, long ret,
+		   const struct tls_diag *d, unsigned attempts)
 {
 	if (ret == -EPROTO)
+		report_tls(cfg, d);
+	else if (ret == -ETIME)
 		fprintf(stderr,
-			"cloakfs: KMS %s:%u: TLS handshake failed (%s); check KMIP_CA_CERT, "
-			"KMIP_HOST and the client certificate\n",
-			cfg->host, cfg->port,
-			verify != X509_V_OK ? X509_verify_cert_error_string(verify)
-					    : "refused by the server");
+			"cloakfs: KMS %s:%u: %s timed out: no answer %s within %u ms "
+			"(KMIP_IO_TIMEOUT_MS)\n",
+			cfg->host, cfg->port, what,
+			d->timed_out ? "to the TLS handshake" : "to the request",
+			cfg->io_timeout_ms);
+	else if (ret == -ETIMEDOUT)
+		fprintf(stderr,
+			"cloakfs: KMS %s:%u: %s failed: connect timed out after %u ms "
+			"(KMIP_CONNECT_TIMEOUT_MS), %u attempt%s: is the KMS reachable?\n",
+			cfg->host, cfg->port, what, cfg->connect_timeout_ms, attempts,
+			attempts == 1 ? "" : "s");
+	else if (ret == -ECONNREFUSED || ret == -EHOSTUNREACH || ret == -ENETUNREACH)
+		fprintf(stderr,
+			"cloakfs: KMS %s:%u: %s failed: %s (%u attempt%s): is the KMS %s?\n",
+			cfg->host, cfg->port, what, strerror((int)-ret), attempts,
+			attempts == 1 ? "" : "s",
+			ret == -ECONNREFUSED ? "running" : "reachable and KMIP_HOST right");
+	else if (ret == -EIO)
+		fprintf(stderr,
+			"cloakfs: KMS %s:%u: %s failed: the connection broke off (the server "
+			"closed it)\n",
+			cfg->host, cfg->port, what);
+	else if (ret == -EBADMSG)
+		fprintf(stderr, "cloakfs: KMS %s:%u: %s: the answer is not a valid KMIP message\n",
+			cfg->host, cfg->port, what);
 	else
 		fprintf(stderr, "cloakfs: KMS %s:%u: %s failed: %s\n", cfg->host, cfg->port, what,
 			strerror((int)-ret));
@@ -235,25 +318,31 @@ long ks_kmip_exchange(const struct ks_kms_config *cfg, const char *what, const u
 {
 	SSL_CTX *ctx = tls_ctx(cfg);
 	unsigned delay = BACKOFF_FIRST_MS;
-	long ret = -EPROTO, verify = X509_V_OK;
+	struct tls_diag diag;
+	long ret = -EPROTO;
+	unsigned attempt = 0;
 	sigset_t old_mask;
 
 	pipe_block(&old_mask);
 
-	for (unsigned attempt = 0; ctx && attempt <= cfg->retries; attempt++) {
+	for (; ctx && attempt <= cfg->retries; attempt++) {
 		if (attempt) {
 			sleep_ms(delay);
 			delay = delay * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : delay * 2;
 		}
-		ret = one_attempt(cfg, ctx, req, req_len, resp, cap, &verify);
+		memset(&diag, 0, sizeof(diag));
+		diag.verify = X509_V_OK;
+		ret = one_attempt(cfg, ctx, req, req_len, resp, cap, &diag);
 		/* Only a missing server is worth another try: a certificate that
 		 * does not verify or a request sent will not improve. */
 		if (ret != -ECONNREFUSED && ret != -ETIMEDOUT && ret != -EHOSTUNREACH &&
-		    ret != -ENETUNREACH)
+		    ret != -ENETUNREACH) {
+			attempt++;
 			break;
+		}
 	}
 	if (ret < 0 && ctx)
-		report(cfg, what, ret, verify);
+		report(cfg, what, ret, &diag, attempt);
 	ERR_clear_error();
 	SSL_CTX_free(ctx);
 	pipe_restore(&old_mask);
