@@ -1,5 +1,6 @@
 /* Reads the KMS client config (KEY=VALUE lines, see kms_config.h). */
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -163,21 +164,16 @@ static int check_required(const char *path, const struct ks_kms_config *cfg)
 	return -EINVAL;
 }
 
-int ks_kms_config_load(const char *path, struct ks_kms_config *cfg)
+/* Calls fn on each KEY=VALUE line of path (blank lines and comments
+ * skipped); a malformed line or fn's error stops the walk with one line on
+ * stderr. */
+static int for_each_line(const char *path, int (*fn)(void *ctx, const struct cfg_line *l),
+			 void *ctx)
 {
-	char *buf = NULL, *line, *next, dir[KS_KMS_PATH_MAX + 1];
-	const char *slash = strrchr(path, '/');
+	char *buf = NULL, *line, *next;
 	unsigned lineno = 0;
-	int ret;
+	int ret = read_all(path, &buf);
 
-	memset(cfg, 0, sizeof(*cfg));
-	cfg->port = 5696;
-	cfg->connect_timeout_ms = 5000;
-	cfg->io_timeout_ms = 10000;
-	cfg->retries = 2;
-	if (copy_str(dir, sizeof(dir), slash ? path : ".", slash ? (size_t)(slash - path) : 1) < 0)
-		snprintf(dir, sizeof(dir), "/");
-	ret = read_all(path, &buf);
 	for (line = buf; ret == 0 && line && *line; line = next) {
 		struct cfg_line l;
 
@@ -187,7 +183,7 @@ int ks_kms_config_load(const char *path, struct ks_kms_config *cfg)
 		lineno++;
 		ret = split_line(line, &l);
 		if (ret == 1)
-			ret = apply(cfg, dir, &l);
+			ret = fn(ctx, &l);
 		if (ret < 0)
 			fprintf(stderr,
 				"cloakfs: KMS config %s line %u: not a valid KEY=VALUE line\n",
@@ -195,8 +191,74 @@ int ks_kms_config_load(const char *path, struct ks_kms_config *cfg)
 		else
 			ret = 0;
 	}
-	if (ret == 0)
-		ret = check_required(path, cfg);
 	free(buf);
 	return ret;
+}
+
+struct load_ctx {
+	struct ks_kms_config *cfg;
+	char dir[KS_KMS_PATH_MAX + 1];
+};
+
+static int load_line(void *ctx, const struct cfg_line *l)
+{
+	struct load_ctx *c = ctx;
+
+	return apply(c->cfg, c->dir, l);
+}
+
+int ks_kms_config_load(const char *path, struct ks_kms_config *cfg)
+{
+	const char *slash = strrchr(path, '/');
+	struct load_ctx ctx = {.cfg = cfg};
+	int ret;
+
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->port = 5696;
+	cfg->connect_timeout_ms = 5000;
+	cfg->io_timeout_ms = 10000;
+	cfg->retries = 2;
+	if (copy_str(ctx.dir, sizeof(ctx.dir), slash ? path : ".",
+		     slash ? (size_t)(slash - path) : 1) < 0)
+		snprintf(ctx.dir, sizeof(ctx.dir), "/");
+	ret = for_each_line(path, load_line, &ctx);
+	if (ret == 0)
+		ret = check_required(path, cfg);
+	return ret;
+}
+
+struct kind_ctx {
+	char kind[64]; /* KMS_KIND, if any */
+	bool pkcs11_module;
+};
+
+static int kind_line(void *ctx, const struct cfg_line *l)
+{
+	struct kind_ctx *c = ctx;
+
+	if (strcmp(l->key, "KMS_KIND") == 0)
+		return copy_str(c->kind, sizeof(c->kind), l->val, l->val_len) < 0 ? -EINVAL : 0;
+	if (strcmp(l->key, "PKCS11_MODULE") == 0 && l->val_len > 0)
+		c->pkcs11_module = true;
+	return 0;
+}
+
+int ks_kms_config_kind(const char *path, char *kind, size_t len)
+{
+	struct kind_ctx ctx = {.kind = ""};
+	const char *k;
+	int ret = for_each_line(path, kind_line, &ctx);
+
+	if (ret < 0)
+		return ret;
+	k = ctx.kind[0] ? ctx.kind : ctx.pkcs11_module ? "pkcs11" : "kmip";
+	if (strcmp(k, "kmip") != 0 && strcmp(k, "pkcs11") != 0) {
+		fprintf(stderr, "cloakfs: KMS config %s: KMS_KIND=%s is neither kmip nor pkcs11\n",
+			path, k);
+		return -EINVAL;
+	}
+	if (strlen(k) >= len)
+		return -ENAMETOOLONG;
+	strcpy(kind, k);
+	return 0;
 }

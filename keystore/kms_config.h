@@ -4,6 +4,7 @@
 #ifndef CLOAKFS_KEYSTORE_KMS_CONFIG_H
 #define CLOAKFS_KEYSTORE_KMS_CONFIG_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #define KS_KMS_HOST_MAX 255
@@ -29,5 +30,13 @@ struct ks_kms_config {
  * line is not KEY=VALUE, a value is out of range, a required key is
  * missing; a line on stderr says which), -EFBIG, -errno. */
 int ks_kms_config_load(const char *path, struct ks_kms_config *cfg);
+
+/* The kind of key service a config file is for: "kmip" or "pkcs11", from
+ * its KMS_KIND line (the kms.env files of shared/kms/start-pykmip.sh and
+ * start-softhsm.sh have one); without one, "pkcs11" if it sets
+ * PKCS11_MODULE, else "kmip". Returns 0, -ENOENT, -EINVAL (a malformed line,
+ * or KMS_KIND names another kind; a line on stderr says which), -EFBIG,
+ * -ENAMETOOLONG (len too small: 7 bytes are enough), -errno. */
+int ks_kms_config_kind(const char *path, char *kind, size_t len);
 
 #endif

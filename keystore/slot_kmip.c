@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "crypto/random.h"
 #include "crypto/secmem.h"
@@ -16,10 +17,13 @@
 #include "keystore/kmip_client.h"
 #include "keystore/kms_config.h"
 #include "keystore/slot.h"
+#include "keystore/slot_kmip.h"
 
 #define SECRET_LEN 32
 #define AAD_LABEL "cloakfs v1 kmip-wrap"
 #define AAD_LEN (sizeof(AAD_LABEL) - 1 + CRYPTO_UUID_LEN + 4)
+/* "cloakfs-" UUID "-slot" id "-" time "-" random: well under this. */
+#define KEY_NAME_MAX 128
 
 static const char *const kmip_fields[] = {"kmip", NULL};
 static const char *const get_members[] = {"mode", "config", "server", "key", NULL};
@@ -181,27 +185,60 @@ static int add_kmip_member(json_object *slot, const char *config, const struct k
 	return ks_json_add(slot, "kmip", obj);
 }
 
-/* The KMS key: the one named, or a new one created and activated. */
-static int kms_key(const struct ks_kms_config *cfg, const struct ks_slot_new *args,
-		   char uid[KS_KMIP_UID_MAX + 1])
+/* "cloakfs-" || UUID (hex) || "-slot" || id || suffix. */
+static void key_name(const uint8_t uuid[CRYPTO_UUID_LEN], uint32_t id, const char *suffix,
+		     char *name, size_t len)
 {
-	char name[80];
-	int ret, n;
+	int n = snprintf(name, len, "cloakfs-");
 
+	for (int i = 0; i < CRYPTO_UUID_LEN; i++)
+		n += snprintf(name + n, len - (size_t)n, "%02x", uuid[i]);
+	snprintf(name + n, len - (size_t)n, "-slot%u%s", id, suffix);
+}
+
+/* Create, then Activate: a key left Pre-Active is named, not leaked. */
+static int create_key(const struct ks_kms_config *cfg, const char *name,
+		      char uid[KS_KMIP_UID_MAX + 1])
+{
+	int ret = ks_kmip_create_aes256(cfg, name, uid);
+
+	if (ret == 0 && (ret = ks_kmip_activate(cfg, uid)) < 0)
+		fprintf(stderr,
+			"cloakfs: KMS key %s (%s) was created but not activated: destroy it in "
+			"the KMS\n",
+			uid, name);
+	return ret;
+}
+
+/* The KMS key: the one named, or a new one created and activated
+ * (*created then set). */
+static int kms_key(const struct ks_kms_config *cfg, const struct ks_slot_new *args,
+		   char uid[KS_KMIP_UID_MAX + 1], bool *created)
+{
+	char name[KEY_NAME_MAX];
+	int ret;
+
+	*created = false;
 	if (args->kms_key) {
 		if (!*args->kms_key || strlen(args->kms_key) > KS_KMIP_UID_MAX)
 			return -EINVAL;
 		strcpy(uid, args->kms_key);
 		return 0;
 	}
-	n = snprintf(name, sizeof(name), "cloakfs-");
-	for (int i = 0; i < CRYPTO_UUID_LEN; i++)
-		n += snprintf(name + n, sizeof(name) - (size_t)n, "%02x", args->uuid[i]);
-	snprintf(name + n, sizeof(name) - (size_t)n, "-slot%u", args->id);
-	ret = ks_kmip_create_aes256(cfg, name, uid);
-	if (ret == 0)
-		ret = ks_kmip_activate(cfg, uid);
+	key_name(args->uuid, args->id, "", name, sizeof(name));
+	ret = create_key(cfg, name, uid);
+	*created = ret == 0;
 	return ret;
+}
+
+/* A key made for a slot that then failed stays in the KMS: say which. */
+static void report_unused(uint32_t id, bool created, const char *uid)
+{
+	if (created)
+		fprintf(stderr,
+			"cloakfs: keyslot %u not made; KMS key %s, created for it, is not used: "
+			"revoke and destroy it in the KMS\n",
+			id, uid);
 }
 
 /* Encrypts the secret in the KMS and decrypts it back once, so a slot that
@@ -232,13 +269,14 @@ static int kmip_create(json_object *slot, const struct ks_slot_new *args,
 	struct kmip_params p;
 	char uid[KS_KMIP_UID_MAX + 1], *config = NULL;
 	uint8_t *sec = NULL, *kek = NULL;
+	bool created = false;
 	int ret;
 
 	if (!args->kms_config || !(config = realpath(args->kms_config, NULL)))
 		return -EINVAL;
 	ret = ks_kms_config_load(config, &cfg);
 	if (ret == 0)
-		ret = kms_key(&cfg, args, uid) < 0 ? -ECHILD : 0;
+		ret = kms_key(&cfg, args, uid, &created) < 0 ? -ECHILD : 0;
 	sec = crypto_secure_alloc(SECRET_LEN);
 	kek = crypto_secure_alloc(CRYPTO_KEY_LEN);
 	if (ret == 0 && (!sec || !kek))
@@ -254,6 +292,8 @@ static int kmip_create(json_object *slot, const struct ks_slot_new *args,
 				   nonce, wrapped);
 	if (ret == 0)
 		ret = add_kmip_member(slot, config, &cfg, uid, &p);
+	if (ret < 0)
+		report_unused(args->id, created, uid);
 	crypto_secure_free(sec);
 	crypto_secure_free(kek);
 	free(config);
@@ -332,13 +372,14 @@ static int get_create(json_object *slot, const struct ks_slot_new *args,
 	struct ks_kms_config cfg;
 	char uid[KS_KMIP_UID_MAX + 1], *config = NULL;
 	uint8_t *kek = NULL;
+	bool created = false;
 	int ret;
 
 	if (!args->kms_config || !(config = realpath(args->kms_config, NULL)))
 		return -EINVAL;
 	ret = ks_kms_config_load(config, &cfg);
 	if (ret == 0)
-		ret = kms_key(&cfg, args, uid) < 0 ? -ECHILD : 0;
+		ret = kms_key(&cfg, args, uid, &created) < 0 ? -ECHILD : 0;
 	kek = crypto_secure_alloc(CRYPTO_KEY_LEN);
 	if (ret == 0 && !kek)
 		ret = -ENOMEM;
@@ -349,6 +390,8 @@ static int get_create(json_object *slot, const struct ks_slot_new *args,
 				   nonce, wrapped);
 	if (ret == 0)
 		ret = add_kmip_member(slot, config, &cfg, uid, NULL);
+	if (ret < 0)
+		report_unused(args->id, created, uid);
 	crypto_secure_free(kek);
 	free(config);
 	return ret;
@@ -363,3 +406,41 @@ const struct ks_slot_type ks_slot_kmip_get = {
     .create = get_create,
     .describe = kmip_describe,
 };
+
+int ks_slot_kmip_key(const struct ks_slot *slot, const char **config, const char **key)
+{
+	struct kmip_params p;
+	bool get = slot->type == &ks_slot_kmip_get;
+
+	if ((!get && slot->type != &ks_slot_kmip_wrap) || kmip_params(slot->obj, get, &p) < 0)
+		return -EINVAL;
+	*config = p.config;
+	*key = p.key;
+	return 0;
+}
+
+int ks_slot_kmip_new_key(const char *config, const uint8_t uuid[CRYPTO_UUID_LEN], uint32_t id,
+			 char uid[KS_KMIP_UID_MAX + 1])
+{
+	struct ks_kms_config cfg;
+	char suffix[96], name[KEY_NAME_MAX];
+	uint8_t r[4];
+	time_t now = time(NULL);
+	struct tm tm;
+	int ret = ks_kms_config_load(config, &cfg);
+
+	if (ret < 0) {
+		fprintf(stderr, "cloakfs: keyslot %u: cannot read the KMS config %s: %s\n", id,
+			config, strerror(-ret));
+		return -ECHILD;
+	}
+	if (!gmtime_r(&now, &tm) || crypto_random_bytes(r, sizeof(r)) < 0)
+		return -EIO;
+	/* The time says when; the random part keeps two rotations in one
+	 * second apart. */
+	snprintf(suffix, sizeof(suffix), "-%04d%02d%02dT%02d%02d%02dZ-%02x%02x%02x%02x",
+		 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+		 r[0], r[1], r[2], r[3]);
+	key_name(uuid, id, suffix, name, sizeof(name));
+	return create_key(&cfg, name, uid) < 0 ? -ECHILD : 0;
+}

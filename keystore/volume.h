@@ -164,6 +164,39 @@ struct ks_slot_request {
  * not give the secret back; stderr says why), -ENOMEM, -EIO. */
 int ks_volume_add_slot(struct ks_volume *vol, const struct ks_unlocked *u,
 		       const struct ks_slot_request *req, int *slot_id);
+/* Creates a volume as ks_volume_create does, whose keyslots are reqs[0..n-1]
+ * with ids 0..n-1 (1 <= n <= KS_MAX_SLOTS). opts->kdf, when given, serves
+ * the passphrase requests that have no kdf of their own. All or nothing:
+ * every slot is built (KMS keys created, KDFs run) before anything is
+ * written, the config is written last, and on failure CIPHERDIR is left
+ * empty; a KMS key created for a slot of a volume that was then not made
+ * is named on stderr. Returns what ks_volume_create and ks_volume_add_slot
+ * do, and -ENOKEY (a pkcs11 slot needs a PIN: retry with one). */
+int ks_volume_create_slots(const char *cipherdir, const struct ks_create_opts *opts,
+			   const struct ks_slot_request *reqs, int n);
+/* Key rotation of kmip-wrap and kmip-get slots: a new AES-256 key is created
+ * and activated in the same KMS (the slot's config), and slot slot_id is
+ * made again under it as a new slot of its id and type would be: same id,
+ * same place in the file, same epoch, a new `created`. The data is never
+ * touched (the VMK stays; re-encrypting under a new VMK is another matter).
+ * The old key's id is copied to old_key (len bytes, KS_KMIP_UID_MAX + 1 are
+ * enough); the old key is left as it is in the KMS: revoke it after the
+ * config is saved (ks_volume_save_revoking, so the backup no longer names
+ * it either). Returns 0, -ENOENT (no such slot), -EOPNOTSUPP (not a kmip
+ * slot), -ESTALE (the slot is of an older epoch), -ENAMETOOLONG (len too
+ * small), -ECHILD (the KMS failed or refused; stderr says why, and names a
+ * key created but then not used), -EINVAL, -ENOMEM, -EIO. */
+int ks_volume_rotate_kms_slot(struct ks_volume *vol, const struct ks_unlocked *u, int slot_id,
+			      char *old_key, size_t len);
+/* KMIP Revoke of key (e.g. the old key of a rotation) in the KMS that kmip
+ * slot slot_id names in its config. A revoked key no longer encrypts or
+ * decrypts; whether a server still gives it out with Get (as PyKMIP does)
+ * is the server's choice, so a kmip-get slot's old key is gone only once it
+ * is destroyed. Returns 0, -ENOENT (no such slot), -EOPNOTSUPP (not a kmip
+ * slot), -EBUSY (a slot of vol still uses key: nothing is sent), -ECHILD
+ * (the config could not be read, or the KMS failed or refused; stderr says
+ * why). */
+int ks_volume_kms_revoke(const struct ks_volume *vol, int slot_id, const char *key);
 /* The type name of slot id, or NULL. */
 const char *ks_volume_slot_type(const struct ks_volume *vol, int slot_id);
 /* The Argon2id parameters of passphrase slot id. Returns 0, -ENOENT, -EINVAL

@@ -1,10 +1,12 @@
 /* Listing and changing a volume's keyslots, and saving the config. */
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "crypto/secmem.h"
 #include "keystore/config_io.h"
+#include "keystore/slot_kmip.h"
 #include "keystore/volume_priv.h"
 
 int ks_volume_slot_count(const struct ks_volume *vol)
@@ -154,6 +156,83 @@ int ks_volume_change_passphrase(struct ks_volume *vol, const struct ks_unlocked 
 	ks_slot_clear(old);
 	*old = slot;
 	return 0;
+}
+
+/* A kmip slot re-made under a new key of the same KMS, as a new slot of its
+ * id and type would be: only the config changes, never the data. */
+int ks_volume_rotate_kms_slot(struct ks_volume *vol, const struct ks_unlocked *u, int slot_id,
+			      char *old_key, size_t len)
+{
+	struct ks_slot_request req = {0};
+	char uid[KS_KMIP_UID_MAX + 1];
+	const char *config, *key;
+	struct ks_slot slot, *old;
+	int ret = unlocked_matches(vol, u);
+
+	if (ret < 0)
+		return ret;
+	if (!find_slot(vol, slot_id))
+		return -ENOENT;
+	old = &vol->cfg.slots[ks_config_find_slot(&vol->cfg, (uint32_t)slot_id)];
+	if (ks_slot_kmip_key(old, &config, &key) < 0)
+		return -EOPNOTSUPP;
+	/* Only the current epoch's VMK is at hand to wrap. */
+	if (old->epoch != vol->cfg.epoch)
+		return -ESTALE;
+	if (!old_key || strlen(key) >= len)
+		return -ENAMETOOLONG;
+	ret = ks_slot_kmip_new_key(config, vol->cfg.uuid, old->id, uid);
+	if (ret < 0)
+		return ret;
+	req.type = old->type->name;
+	req.kms_config = config;
+	req.kms_key = uid;
+	ret = build_slot(vol, u, old->type, &req, old->id, &slot);
+	if (ret < 0) {
+		fprintf(stderr,
+			"cloakfs: keyslot %d not rotated; KMS key %s, created for it, is not used: "
+			"revoke and destroy it in the KMS\n",
+			slot_id, uid);
+		return ret;
+	}
+	strcpy(old_key, key); /* key lives in old's JSON: copied before it goes */
+	ks_slot_clear(old);
+	*old = slot;
+	return 0;
+}
+
+/* Whether a slot of vol still opens with key of the KMS of config. */
+static bool kms_key_in_use(const struct ks_volume *vol, const char *config, const char *key)
+{
+	const char *c, *k;
+
+	for (int i = 0; i < vol->cfg.nslots; i++)
+		if (ks_slot_kmip_key(&vol->cfg.slots[i], &c, &k) == 0 && strcmp(c, config) == 0 &&
+		    strcmp(k, key) == 0)
+			return true;
+	return false;
+}
+
+int ks_volume_kms_revoke(const struct ks_volume *vol, int slot_id, const char *key)
+{
+	const struct ks_slot *slot = find_slot(vol, slot_id);
+	struct ks_kms_config cfg;
+	const char *config, *cur;
+	int ret;
+
+	if (!slot)
+		return -ENOENT;
+	if (ks_slot_kmip_key(slot, &config, &cur) < 0)
+		return -EOPNOTSUPP;
+	if (kms_key_in_use(vol, config, key))
+		return -EBUSY;
+	ret = ks_kms_config_load(config, &cfg);
+	if (ret < 0) {
+		fprintf(stderr, "cloakfs: keyslot %d: cannot read the KMS config %s: %s\n", slot_id,
+			config, strerror(-ret));
+		return -ECHILD;
+	}
+	return ks_kmip_revoke(&cfg, key) < 0 ? -ECHILD : 0;
 }
 
 int ks_volume_remove_slot(struct ks_volume *vol, int slot_id)

@@ -1,4 +1,4 @@
-/* `cloakfs keyslot list|add|remove`: the unlock methods of a volume,
+/* `cloakfs keyslot list|add|remove|rotate`: the unlock methods of a volume,
  * changed without touching its data (the VMK stays; only cloakfs.conf is
  * rewritten, with the backup of FORMAT.md §5.4). */
 #include <errno.h>
@@ -107,7 +107,7 @@ struct add_args {
 	struct tool_unlock_opts unlock;
 	struct tool_kdf_opts kdf;
 	const char *type, *new_passfile, *new_keyfile, *seal, *unseal;
-	const char *kms, *kms_key; /* kmip-wrap */
+	const char *kms, *kms_key; /* kmip-wrap, kmip-get, pkcs11 */
 	bool no_verify;
 	const char *cipherdir;
 };
@@ -118,7 +118,6 @@ enum {
 	OPT_NEW_KEYFILE,
 	OPT_EXEC_SEAL,
 	OPT_EXEC_NO_VERIFY,
-	OPT_FORCE,
 	OPT_KMS,
 	OPT_KMS_KEY,
 };
@@ -169,18 +168,48 @@ static int add_option(struct add_args *a, int c, const char *arg)
 	return r != 0 ? r : tool_unlock_option(&a->unlock, c, arg);
 }
 
+static bool is_kms_type(const char *t)
+{
+	return t && (strcmp(t, "kmip-wrap") == 0 || strcmp(t, "kmip-get") == 0 ||
+		     strcmp(t, "pkcs11") == 0);
+}
+
+/* --kms CONFIG: without --type the config's kind picks the type; with one,
+ * the kinds must agree (a KMIP type on a PKCS#11 config, or the reverse,
+ * would only fail later and less clearly). */
+static int add_kms_type(struct add_args *a)
+{
+	const char *type = NULL;
+	int ret;
+
+	if (!a->kms || (a->type && !is_kms_type(a->type)))
+		return TOOL_EXIT_OK;
+	ret = tool_kms_slot_type(a->kms, NULL, &type);
+	if (ret != TOOL_EXIT_OK)
+		return ret;
+	if (!a->type)
+		a->type = type;
+	else if ((strcmp(type, "pkcs11") == 0) != (strcmp(a->type, "pkcs11") == 0)) {
+		tool_error("keyslot add: %s is a %s config: use --type %s", a->kms,
+			   strcmp(type, "pkcs11") == 0 ? "PKCS#11" : "KMIP",
+			   strcmp(type, "pkcs11") == 0 ? "pkcs11" : "kmip-wrap or kmip-get");
+		return TOOL_EXIT_USAGE;
+	}
+	return TOOL_EXIT_OK;
+}
+
 /* Which options each type takes; anything else is a usage error. */
 static int add_check(const struct add_args *a)
 {
 	const char *t = a->type;
 	bool pp = t && strcmp(t, "passphrase") == 0, kf = t && strcmp(t, "keyfile") == 0;
 	bool rk = t && strcmp(t, "recovery") == 0, ex = t && strcmp(t, "exec") == 0;
-	bool km = t && (strcmp(t, "kmip-wrap") == 0 || strcmp(t, "kmip-get") == 0);
+	bool km = is_kms_type(t);
 	bool kdf = a->kdf.mib >= 0 || a->kdf.t >= 0 || a->kdf.p >= 0;
 
 	if (!pp && !kf && !rk && !ex && !km) {
 		tool_error("keyslot add: --type wants passphrase, keyfile, recovery, exec, "
-			   "kmip-wrap or kmip-get%s%s",
+			   "kmip-wrap, kmip-get or pkcs11%s%s",
 			   t ? ", not " : "", t ? t : "");
 		return TOOL_EXIT_USAGE;
 	}
@@ -199,8 +228,8 @@ static int add_check(const struct add_args *a)
 		return TOOL_EXIT_USAGE;
 	}
 	if ((km && !a->kms) || (!km && (a->kms || a->kms_key))) {
-		tool_error("keyslot add: --type kmip-wrap and kmip-get need --kms CONFIG (and only "
-			   "they take --kms and --kms-key)");
+		tool_error("keyslot add: --type kmip-wrap, kmip-get and pkcs11 need --kms CONFIG "
+			   "(and only they take --kms and --kms-key)");
 		return TOOL_EXIT_USAGE;
 	}
 	return tool_unlock_check(&a->unlock);
@@ -232,12 +261,13 @@ static int parse_add(int argc, char **argv, struct add_args *a)
 		return TOOL_EXIT_USAGE;
 	}
 	a->cipherdir = argv[optind];
-	return add_check(a);
+	r = add_kms_type(a);
+	return r != TOOL_EXIT_OK ? r : add_check(a);
 }
 
 /* The recovery key goes to stdout once, after the slot is saved: a key is
  * never shown for a slot that does not exist. */
-static int print_recovery(const struct add_args *a, int id, const uint8_t *key)
+int tool_print_recovery_key(const char *cipherdir, int id, const uint8_t *key)
 {
 	char text[KS_RECOVERY_TEXT_LEN];
 	int ret = ks_recovery_encode(key, text);
@@ -245,14 +275,14 @@ static int print_recovery(const struct add_args *a, int id, const uint8_t *key)
 	if (ret == 0) {
 		printf("Recovery key of keyslot %d of %s. It is shown only this once: write it "
 		       "down or print it, and keep it apart from the volume.\n\n    %s\n\n",
-		       id, a->cipherdir, text);
+		       id, cipherdir, text);
 		ret = fflush(stdout) == 0 && !ferror(stdout) ? 0 : -EIO;
 	}
 	crypto_wipe(text, sizeof(text));
 	if (ret < 0)
 		tool_error("could not print the recovery key: remove keyslot %d ('cloakfs keyslot "
 			   "remove --slot %d %s') and add another",
-			   id, id, a->cipherdir);
+			   id, id, cipherdir);
 	return ret < 0 ? TOOL_EXIT_IO : TOOL_EXIT_OK;
 }
 
@@ -286,6 +316,49 @@ static int new_secret(const struct add_args *a, struct ks_secret *s, uint8_t **o
 	return ret;
 }
 
+struct add_ctx {
+	struct ks_volume *vol;
+	const struct ks_unlocked *u;
+	struct ks_slot_request *req;
+	int id;
+};
+
+/* A pkcs11 slot may need a PIN: tool_kms_with_pin runs this again with one. */
+static int add_op(void *ctx, const struct ks_secret *pin)
+{
+	struct add_ctx *c = ctx;
+
+	if (pin)
+		c->req->secret = pin;
+	return ks_volume_add_slot(c->vol, c->u, c->req, &c->id);
+}
+
+static int add_failed(const struct add_args *a, int err, int id)
+{
+	if (err == -ECHILD && a->kms) {
+		tool_error("keyslot not added: the %s did not create, activate or use the key "
+			   "(see above)",
+			   strcmp(a->type, "pkcs11") == 0 ? "PKCS#11 token" : "KMS");
+		return TOOL_EXIT_KMS;
+	}
+	if (err == -ECHILD) {
+		tool_error("keyslot not added: the exec command failed (see above)");
+		return TOOL_EXIT_EXEC;
+	}
+	if (err == -ENOSPC && id < 0) {
+		tool_error("%s has %d keyslots already: remove one first", a->cipherdir,
+			   KS_MAX_SLOTS);
+		return TOOL_EXIT_ERROR;
+	}
+	if (err == -EINVAL && a->kms) {
+		tool_error("keyslot not added: the %s keyslot was refused (unknown to this "
+			   "cloakfs, or its config %s or key is not valid; see above)",
+			   a->type, a->kms);
+		return TOOL_EXIT_USAGE;
+	}
+	return tool_exit_from_errno(err, a->cipherdir);
+}
+
 static int add_slot(const struct add_args *a, struct ks_volume *vol, const struct ks_unlocked *u)
 {
 	struct ks_kdf_params kdf;
@@ -297,34 +370,27 @@ static int add_slot(const struct add_args *a, struct ks_volume *vol, const struc
 				      .exec_no_verify = a->no_verify,
 				      .kms_config = a->kms,
 				      .kms_key = a->kms_key};
+	struct add_ctx ctx = {.vol = vol, .u = u, .req = &req, .id = -1};
 	uint8_t *owned = NULL;
-	int id = -1, err, ret = new_secret(a, &secret, &owned);
+	int err, ret = new_secret(a, &secret, &owned);
 
 	if (ret != TOOL_EXIT_OK)
 		goto out;
 	if (tool_kdf_params(&a->kdf, &kdf))
 		req.kdf = &kdf;
-	err = ks_volume_add_slot(vol, u, &req, &id);
+	if (strcmp(a->type, "pkcs11") == 0)
+		req.secret = NULL; /* the PIN: from the config, else asked */
+	err = tool_kms_with_pin(add_op, &ctx, &ret);
+	if (ret != TOOL_EXIT_OK)
+		goto out;
 	if (err == 0)
 		err = ks_volume_save(a->cipherdir, vol, u);
-	if (err == -ECHILD && a->kms) {
-		tool_error("keyslot not added: the KMS did not create, activate or use the key "
-			   "(see above)");
-		ret = TOOL_EXIT_KMS;
-	} else if (err == -ECHILD) {
-		tool_error("keyslot not added: the exec command failed (see above)");
-		ret = TOOL_EXIT_EXEC;
-	} else if (err == -ENOSPC && id < 0) {
-		tool_error("%s has %d keyslots already: remove one first", a->cipherdir,
-			   KS_MAX_SLOTS);
-		ret = TOOL_EXIT_ERROR;
-	} else if (err < 0) {
-		ret = tool_exit_from_errno(err, a->cipherdir);
-	} else if (secret.kind == KS_SECRET_RECOVERY) {
-		ret = print_recovery(a, id, owned);
-	}
+	if (err < 0)
+		ret = add_failed(a, err, ctx.id);
+	else if (secret.kind == KS_SECRET_RECOVERY)
+		ret = tool_print_recovery_key(a->cipherdir, ctx.id, owned);
 	if (ret == TOOL_EXIT_OK)
-		fprintf(stderr, "cloakfs: added keyslot %d (%s) to %s\n", id, a->type,
+		fprintf(stderr, "cloakfs: added keyslot %d (%s) to %s\n", ctx.id, a->type,
 			a->cipherdir);
 out:
 	crypto_secure_free(owned);
@@ -349,116 +415,11 @@ static int keyslot_add(int argc, char **argv)
 	return ret;
 }
 
-/* ---- remove ---- */
-
-struct remove_args {
-	struct tool_unlock_opts unlock;
-	int slot; /* the one to remove */
-	bool force;
-	const char *cipherdir;
-};
-
-static const struct option remove_options[] = {
-    TOOL_UNLOCK_LONG_OPTIONS,
-    {"force", no_argument, NULL, OPT_FORCE},
-    {NULL, 0, NULL, 0},
-};
-
-/* --slot names the slot to remove; unlocking may use any slot, that one
- * included. */
-static int parse_remove(int argc, char **argv, struct remove_args *a)
-{
-	struct tool_unlock_opts which;
-	int c, r;
-
-	memset(a, 0, sizeof(*a));
-	tool_unlock_init(&a->unlock);
-	tool_unlock_init(&which);
-	optind = 1;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, "", remove_options, NULL)) != -1) {
-		if (c == OPT_FORCE) {
-			a->force = true;
-			continue;
-		}
-		r = tool_unlock_option(c == TOOL_OPT_SLOT ? &which : &a->unlock, c, optarg);
-		if (r < 0)
-			return TOOL_EXIT_USAGE;
-		if (r == 0) {
-			tool_error("keyslot remove: unknown option or missing value '%s'; see "
-				   "'cloakfs keyslot --help'",
-				   argv[optind - 1]);
-			return TOOL_EXIT_USAGE;
-		}
-	}
-	if (which.slot < 0 || optind != argc - 1) {
-		tool_error("keyslot remove wants --slot N and one CIPHERDIR; see 'cloakfs keyslot "
-			   "--help'");
-		return TOOL_EXIT_USAGE;
-	}
-	a->slot = which.slot;
-	a->cipherdir = argv[optind];
-	return tool_unlock_check(&a->unlock);
-}
-
-/* Refusals come before any secret is asked for. */
-static int remove_precheck(const struct remove_args *a, const struct ks_volume *vol)
-{
-	if (!ks_volume_slot_type(vol, a->slot)) {
-		tool_error("%s has no keyslot %d (see 'cloakfs keyslot list %s')", a->cipherdir,
-			   a->slot, a->cipherdir);
-		return TOOL_EXIT_USAGE;
-	}
-	if (ks_volume_slot_count(vol) == 1 && !a->force) {
-		tool_error("keyslot %d is the last keyslot of %s: without it nothing can ever "
-			   "unlock the volume; refusing (add another keyslot first, or use --force "
-			   "to destroy access for good)",
-			   a->slot, a->cipherdir);
-		return TOOL_EXIT_ERROR;
-	}
-	return TOOL_EXIT_OK;
-}
-
-static int keyslot_remove(int argc, char **argv)
-{
-	struct ks_volume *vol = NULL;
-	struct ks_unlocked *u = NULL;
-	struct remove_args a;
-	int err, ret = parse_remove(argc, argv, &a);
-
-	if (ret == TOOL_EXIT_OK)
-		ret = load(a.cipherdir, &vol);
-	if (ret == TOOL_EXIT_OK)
-		ret = remove_precheck(&a, vol);
-	if (ret == TOOL_EXIT_OK)
-		ret = tool_unlock(&a.unlock, vol, a.cipherdir, &u);
-	if (ret != TOOL_EXIT_OK)
-		goto out;
-	err =
-	    a.force ? ks_volume_remove_slot_force(vol, a.slot) : ks_volume_remove_slot(vol, a.slot);
-	/* The backup too loses the slot: a removed secret opens nothing. */
-	if (err == 0)
-		err = ks_volume_save_revoking(a.cipherdir, vol, u);
-	if (err < 0) {
-		ret = tool_exit_from_errno(err, a.cipherdir);
-		goto out;
-	}
-	fprintf(stderr, "cloakfs: removed keyslot %d from %s\n", a.slot, a.cipherdir);
-	if (ks_volume_slot_count(vol) == 0)
-		fprintf(stderr,
-			"cloakfs: WARNING: %s has no keyslot left: nothing can unlock it any more, "
-			"and its data is lost unless a copy of an older cloakfs.conf exists\n",
-			a.cipherdir);
-out:
-	ks_unlocked_free(u);
-	ks_volume_free(vol);
-	return ret;
-}
-
 int tool_cmd_keyslot(int argc, char **argv)
 {
 	if (argc < 2) {
-		tool_error("keyslot wants list, add or remove; see 'cloakfs keyslot --help'");
+		tool_error(
+		    "keyslot wants list, add, remove or rotate; see 'cloakfs keyslot --help'");
 		return TOOL_EXIT_USAGE;
 	}
 	if (strcmp(argv[1], "list") == 0)
@@ -466,7 +427,9 @@ int tool_cmd_keyslot(int argc, char **argv)
 	if (strcmp(argv[1], "add") == 0)
 		return keyslot_add(argc - 1, argv + 1);
 	if (strcmp(argv[1], "remove") == 0)
-		return keyslot_remove(argc - 1, argv + 1);
-	tool_error("keyslot: unknown subcommand '%s' (list, add, remove)", argv[1]);
+		return tool_keyslot_remove(argc - 1, argv + 1);
+	if (strcmp(argv[1], "rotate") == 0)
+		return tool_keyslot_rotate(argc - 1, argv + 1);
+	tool_error("keyslot: unknown subcommand '%s' (list, add, remove, rotate)", argv[1]);
 	return TOOL_EXIT_USAGE;
 }

@@ -138,4 +138,25 @@ void tool_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
  * what and what to do. */
 int tool_exit_from_errno(int err, const char *what);
 
+/* KMS and HSM keyslots (tools/kms_input.c). The slot type a --kms config
+ * calls for: "pkcs11" for a PKCS#11 config, else "kmip-wrap" or, with mode
+ * "get", "kmip-get" (mode NULL: wrap; a KMIP config is checked now).
+ * Returns TOOL_EXIT_OK or TOOL_EXIT_USAGE after one line. */
+int tool_kms_slot_type(const char *config, const char *mode, const char **type);
+struct ks_secret;
+/* Runs op(ctx, NULL); when it answers -ENOKEY (a PKCS#11 token needs a PIN
+ * its config does not hold), asks for the PIN on the terminal (no echo) and
+ * runs op(ctx, pin) once more. Returns op's last answer; *exit_code is
+ * TOOL_EXIT_OK, or the code of a PIN that could not be read (no terminal:
+ * TOOL_EXIT_SECRET_INPUT, one line printed; the answer is then -ENOKEY). */
+int tool_kms_with_pin(int (*op)(void *ctx, const struct ks_secret *pin), void *ctx, int *exit_code);
+/* Prints a new recovery key once on stdout (tools/cmd_keyslot.c), after its
+ * slot was saved. Returns TOOL_EXIT_OK or TOOL_EXIT_IO (one line says to
+ * remove the slot and add another). */
+int tool_print_recovery_key(const char *cipherdir, int slot_id, const uint8_t *key);
+/* `cloakfs keyslot remove` and `keyslot rotate` (tools/keyslot_slot.c);
+ * argv[0] is the subcommand's name. */
+int tool_keyslot_remove(int argc, char **argv);
+int tool_keyslot_rotate(int argc, char **argv);
+
 #endif
