@@ -75,6 +75,7 @@ extern const struct ks_slot_type ks_slot_recovery;
 extern const struct ks_slot_type ks_slot_exec;
 extern const struct ks_slot_type ks_slot_kmip_wrap;
 extern const struct ks_slot_type ks_slot_kmip_get;
+extern const struct ks_slot_type ks_slot_pkcs11;
 
 /* The Argon2id parameters of a passphrase slot. Returns 0 or -EINVAL. */
 int ks_slot_passphrase_kdf(const struct ks_slot *slot, struct ks_kdf_params *p);

@@ -14,6 +14,7 @@ static const struct ks_slot_type *const slot_types[] = {
     &ks_slot_exec,
     &ks_slot_kmip_wrap,
     &ks_slot_kmip_get,
+    &ks_slot_pkcs11,
 };
 
 static const char *const common_fields[] = {"id", "type", "created", "epoch", "wrap", NULL};

@@ -108,13 +108,16 @@ void ks_unlocked_free(struct ks_unlocked *u)
 	crypto_secure_free(u);
 }
 
-/* Tries the slots the request allows; the VMK lands in vmk. An exec slot
- * whose command fails (-ECHILD) does not stop the others from being tried;
- * the result says it failed rather than "wrong secret". */
+/* Tries the slots the request allows; the VMK lands in vmk. An exec or
+ * KMS slot whose service fails (-ECHILD) does not stop the others from
+ * being tried; the result says it failed rather than "wrong secret". A
+ * pkcs11 slot that wants a PIN (-ENOKEY) does not either, and when nothing
+ * opened that is the answer, since a PIN typed in may open it. */
 static int open_slots(const struct ks_config *cfg, const struct ks_secret *secret, int slot_id,
 		      uint8_t vmk[CRYPTO_VMK_LEN], int *opened)
 {
 	int ret = slot_id >= 0 ? -ENOENT : -EKEYREJECTED;
+	bool need_pin = false;
 
 	for (int i = 0; i < cfg->nslots; i++) {
 		const struct ks_slot *slot = &cfg->slots[i];
@@ -135,10 +138,12 @@ static int open_slots(const struct ks_config *cfg, const struct ks_secret *secre
 		}
 		if (r == -ECHILD)
 			ret = r;
+		else if (r == -ENOKEY)
+			need_pin = true;
 		else if (r != -EKEYREJECTED)
 			return r;
 	}
-	return ret;
+	return need_pin ? -ENOKEY : ret;
 }
 
 int ks_volume_unlock(const struct ks_volume *vol, const struct ks_secret *secret, int slot_id,

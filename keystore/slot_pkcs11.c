@@ -1,0 +1,375 @@
+/* The pkcs11 keyslot (docs/FORMAT.md §5.2): a random 32-byte slot secret is
+ * sealed by a PKCS#11 token (AES-GCM with AAD binding the volume UUID and
+ * slot id, or AES key wrap with padding) under a key that never leaves it;
+ * unlock = the token opens it again; KEK = HKDF of the secret. */
+#include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "crypto/random.h"
+#include "crypto/secmem.h"
+#include "keystore/json_util.h"
+#include "keystore/p11_config.h"
+#include "keystore/p11_module.h"
+#include "keystore/slot.h"
+
+#define AAD_LABEL "cloakfs v1 pkcs11"
+#define AAD_LEN (sizeof(AAD_LABEL) - 1 + CRYPTO_UUID_LEN + 4)
+
+static const char *const p11_fields[] = {"pkcs11", NULL};
+static const char *const gcm_members[] = {"config", "module",	  "token", "key", "mechanism",
+					  "iv",	    "ciphertext", "tag",   NULL};
+static const char *const wrap_members[] = {"config",	"module",  "token", "key",
+					   "mechanism", "wrapped", NULL};
+
+struct p11_params {
+	const char *config;
+	const char *module;
+	const char *token;
+	const char *key;
+	enum ks_p11_mech mech;
+	uint8_t iv[KS_P11_IV_LEN];
+	uint8_t ct[KS_P11_SECRET_LEN];
+	uint8_t tag[KS_P11_TAG_LEN];
+	uint8_t wrapped[KS_P11_WRAPPED_LEN];
+};
+
+static int str_member(json_object *obj, const char *name, size_t max, const char **out)
+{
+	json_object *v;
+	size_t len;
+
+	if (ks_json_member(obj, name, json_type_string, &v) || ks_json_str(v, out, &len) ||
+	    len == 0 || len > max)
+		return -EINVAL;
+	return 0;
+}
+
+static int b64_member(json_object *obj, const char *name, uint8_t *out, size_t len)
+{
+	json_object *v;
+
+	if (ks_json_member(obj, name, json_type_string, &v) || ks_json_b64(v, out, len))
+		return -EINVAL;
+	return 0;
+}
+
+static int p11_params(json_object *slot, struct p11_params *p)
+{
+	json_object *obj;
+	const char *mech;
+
+	if (ks_json_member(slot, "pkcs11", json_type_object, &obj))
+		return -EINVAL;
+	if (str_member(obj, "config", KS_P11_PATH_MAX, &p->config) || p->config[0] != '/' ||
+	    str_member(obj, "module", KS_P11_PATH_MAX, &p->module) || p->module[0] != '/' ||
+	    str_member(obj, "token", KS_P11_TOKEN_LABEL_MAX, &p->token) ||
+	    str_member(obj, "key", KS_P11_KEY_LABEL_MAX, &p->key) ||
+	    str_member(obj, "mechanism", 32, &mech) ||
+	    ks_p11_mech_parse(mech, strlen(mech), &p->mech))
+		return -EINVAL;
+	if (p->mech == KS_P11_AES_KEY_WRAP_PAD)
+		return ks_json_keys_only(obj, wrap_members, NULL) ||
+			       b64_member(obj, "wrapped", p->wrapped, sizeof(p->wrapped))
+			   ? -EINVAL
+			   : 0;
+	if (ks_json_keys_only(obj, gcm_members, NULL) ||
+	    b64_member(obj, "iv", p->iv, sizeof(p->iv)) ||
+	    b64_member(obj, "ciphertext", p->ct, sizeof(p->ct)) ||
+	    b64_member(obj, "tag", p->tag, sizeof(p->tag)))
+		return -EINVAL;
+	return 0;
+}
+
+static int p11_validate(json_object *slot)
+{
+	struct p11_params p;
+
+	return p11_params(slot, &p);
+}
+
+/* "cloakfs v1 pkcs11" || UUID || slot id (4 bytes, big-endian). */
+static void make_aad(const uint8_t uuid[CRYPTO_UUID_LEN], uint32_t id, uint8_t aad[AAD_LEN])
+{
+	size_t n = sizeof(AAD_LABEL) - 1;
+
+	memcpy(aad, AAD_LABEL, n);
+	memcpy(aad + n, uuid, CRYPTO_UUID_LEN);
+	n += CRYPTO_UUID_LEN;
+	aad[n] = (uint8_t)(id >> 24);
+	aad[n + 1] = (uint8_t)(id >> 16);
+	aad[n + 2] = (uint8_t)(id >> 8);
+	aad[n + 3] = (uint8_t)id;
+}
+
+/* The slot says which module, token and key; the config gives the PIN and
+ * SoftHSM's config. */
+static void target_of(const struct p11_params *p, const struct ks_p11_config *cfg,
+		      const uint8_t *pin, size_t pin_len, uint32_t id, struct ks_p11_target *t)
+{
+	*t = (struct ks_p11_target){
+	    .module = p->module,
+	    .token = p->token,
+	    .key = p->key,
+	    .pin = pin,
+	    .pin_len = pin_len,
+	    .softhsm2_conf = cfg->softhsm2_conf[0] ? cfg->softhsm2_conf : NULL,
+	    .slot_id = id,
+	};
+}
+
+/* The token opens the slot secret. Every token-side failure is -ECHILD
+ * (its line is on stderr). */
+static int hsm_unseal(const struct ks_p11_target *t, const struct p11_params *p,
+		      const uint8_t uuid[CRYPTO_UUID_LEN], uint8_t *sec)
+{
+	struct ks_p11 *h = NULL;
+	uint8_t aad[AAD_LEN];
+	int ret = ks_p11_open(t, &h);
+
+	make_aad(uuid, t->slot_id, aad);
+	if (ret == 0 && p->mech == KS_P11_AES_GCM)
+		ret = ks_p11_gcm_decrypt(h, p->iv, aad, sizeof(aad), p->ct, p->tag, sec);
+	else if (ret == 0)
+		ret = ks_p11_unwrap(h, p->wrapped, sec);
+	ks_p11_close(h);
+	return ret < 0 && ret != -ENOMEM ? -ECHILD : ret;
+}
+
+/* The token seals the secret and opens it once, so a slot the token can't
+ * open is never written. */
+static int hsm_seal(const struct ks_p11_target *t, struct p11_params *p,
+		    const uint8_t uuid[CRYPTO_UUID_LEN], const uint8_t *sec)
+{
+	struct ks_p11 *h = NULL;
+	uint8_t aad[AAD_LEN], *back = crypto_secure_alloc(KS_P11_SECRET_LEN);
+	int ret = back ? 0 : -ENOMEM;
+
+	make_aad(uuid, t->slot_id, aad);
+	if (ret == 0 && p->mech == KS_P11_AES_GCM)
+		ret = crypto_random_bytes(p->iv, sizeof(p->iv));
+	if (ret == 0)
+		ret = ks_p11_open(t, &h);
+	if (ret == 0 && p->mech == KS_P11_AES_GCM)
+		ret = ks_p11_gcm_encrypt(h, p->iv, aad, sizeof(aad), sec, p->ct, p->tag);
+	else if (ret == 0)
+		ret = ks_p11_wrap(h, sec, p->wrapped);
+	if (ret == 0 && p->mech == KS_P11_AES_GCM)
+		ret = ks_p11_gcm_decrypt(h, p->iv, aad, sizeof(aad), p->ct, p->tag, back);
+	else if (ret == 0)
+		ret = ks_p11_unwrap(h, p->wrapped, back);
+	if (ret == 0 && !crypto_memeq(back, sec, KS_P11_SECRET_LEN)) {
+		fprintf(stderr, "cloakfs: keyslot %u: token '%s' gave back another secret\n",
+			t->slot_id, t->token);
+		ret = -EIO;
+	}
+	ks_p11_close(h);
+	crypto_secure_free(back);
+	return ret < 0 && ret != -ENOMEM ? -ECHILD : ret;
+}
+
+/* The PIN: the one the user gave, else the config's. */
+static int pin_of(const struct ks_secret *secret, const struct ks_p11_config *cfg, uint32_t id,
+		  const char *token, const char *config, const uint8_t **pin, size_t *len)
+{
+	if (secret && secret->data) {
+		if (secret->kind != KS_SECRET_KMS || secret->len == 0 ||
+		    secret->len > KS_P11_PIN_MAX)
+			return -EINVAL;
+		*pin = secret->data;
+		*len = secret->len;
+		return 0;
+	}
+	if (cfg->pin) {
+		*pin = cfg->pin;
+		*len = cfg->pin_len;
+		return 0;
+	}
+	fprintf(stderr,
+		"cloakfs: keyslot %u: PKCS#11 token '%s' needs a user PIN: none was given and the "
+		"config %s has no PKCS11_PIN_FILE or PKCS11_PIN\n",
+		id, token, config);
+	return -ENOKEY;
+}
+
+static int kek_of(const uint8_t *secret, const uint8_t uuid[CRYPTO_UUID_LEN], uint32_t id,
+		  uint8_t *kek)
+{
+	return ks_slot_hkdf_kek(ks_slot_pkcs11.name, secret, KS_P11_SECRET_LEN, uuid, id, kek);
+}
+
+static int load_config(const char *path, uint32_t id, struct ks_p11_config *cfg)
+{
+	int ret = ks_p11_config_load(path, cfg);
+
+	if (ret < 0 && ret != -ENOMEM)
+		fprintf(stderr, "cloakfs: keyslot %u: cannot use the PKCS#11 config %s: %s\n", id,
+			path, strerror(-ret));
+	return ret;
+}
+
+static int p11_open(const struct ks_slot *slot, const uint8_t uuid[CRYPTO_UUID_LEN],
+		    const struct ks_secret *secret, uint8_t vmk[CRYPTO_VMK_LEN])
+{
+	struct ks_p11_config cfg = {0};
+	struct ks_p11_target t;
+	struct p11_params p;
+	const uint8_t *pin = NULL;
+	uint8_t *sec = NULL, *kek = NULL;
+	size_t pin_len = 0;
+	int ret;
+
+	if (!secret || secret->kind != KS_SECRET_KMS)
+		return -EKEYREJECTED;
+	if (p11_params(slot->obj, &p) < 0)
+		return -EINVAL;
+	ret = load_config(p.config, slot->id, &cfg);
+	if (ret < 0)
+		return ret == -ENOMEM ? ret : -ECHILD;
+	ret = pin_of(secret, &cfg, slot->id, p.token, p.config, &pin, &pin_len);
+	if (ret == -EINVAL)
+		ret = -EKEYREJECTED; /* not a PIN: some other service's secret */
+	sec = crypto_secure_alloc(KS_P11_SECRET_LEN);
+	kek = crypto_secure_alloc(CRYPTO_KEY_LEN);
+	if (ret == 0 && (!sec || !kek))
+		ret = -ENOMEM;
+	if (ret == 0) {
+		target_of(&p, &cfg, pin, pin_len, slot->id, &t);
+		ret = hsm_unseal(&t, &p, uuid, sec);
+	}
+	if (ret == 0)
+		ret = kek_of(sec, uuid, slot->id, kek);
+	if (ret == 0)
+		ret = ks_wrap_open(kek, uuid, slot->id, slot->type->name, slot->nonce,
+				   slot->wrapped, vmk);
+	crypto_secure_free(sec);
+	crypto_secure_free(kek);
+	ks_p11_config_clear(&cfg);
+	return ret;
+}
+
+static int add_p11_member(json_object *slot, const struct p11_params *p)
+{
+	json_object *obj = json_object_new_object();
+	bool gcm = p->mech == KS_P11_AES_GCM;
+	int ret = obj ? 0 : -ENOMEM;
+
+	if (ret == 0)
+		ret = ks_json_add_str(obj, "config", p->config);
+	if (ret == 0)
+		ret = ks_json_add_str(obj, "module", p->module);
+	if (ret == 0)
+		ret = ks_json_add_str(obj, "token", p->token);
+	if (ret == 0)
+		ret = ks_json_add_str(obj, "key", p->key);
+	if (ret == 0)
+		ret = ks_json_add_str(obj, "mechanism", ks_p11_mech_name(p->mech));
+	if (ret == 0 && gcm)
+		ret = ks_json_add_b64(obj, "iv", p->iv, sizeof(p->iv));
+	if (ret == 0 && gcm)
+		ret = ks_json_add_b64(obj, "ciphertext", p->ct, sizeof(p->ct));
+	if (ret == 0 && gcm)
+		ret = ks_json_add_b64(obj, "tag", p->tag, sizeof(p->tag));
+	if (ret == 0 && !gcm)
+		ret = ks_json_add_b64(obj, "wrapped", p->wrapped, sizeof(p->wrapped));
+	if (ret < 0) {
+		json_object_put(obj);
+		return ret;
+	}
+	return ks_json_add(slot, "pkcs11", obj);
+}
+
+/* The slot's parameters from the config and the request: which key (the
+ * one named, else the config's PKCS11_KEK_LABEL). */
+static int new_params(const struct ks_slot_new *args, const char *config,
+		      const struct ks_p11_config *cfg, struct p11_params *p)
+{
+	memset(p, 0, sizeof(*p));
+	p->config = config;
+	p->module = cfg->module;
+	p->token = cfg->token;
+	p->key = args->kms_key ? args->kms_key : cfg->key;
+	p->mech = cfg->mech;
+	if (!*p->key || strlen(p->key) > KS_P11_KEY_LABEL_MAX) {
+		fprintf(stderr,
+			"cloakfs: keyslot %u: no usable key label: name the token's key (1 to %d "
+			"bytes) with --kms-key LABEL or PKCS11_KEK_LABEL in %s\n",
+			args->id, KS_P11_KEY_LABEL_MAX, config);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int p11_create(json_object *slot, const struct ks_slot_new *args,
+		      uint8_t nonce[KS_WRAP_NONCE_LEN], uint8_t wrapped[KS_WRAPPED_LEN])
+{
+	struct ks_p11_config cfg = {0};
+	struct ks_p11_target t;
+	struct p11_params p;
+	const uint8_t *pin = NULL;
+	uint8_t *sec = NULL, *kek = NULL;
+	char *config = NULL;
+	size_t pin_len = 0;
+	int ret;
+
+	if (!args->kms_config || !(config = realpath(args->kms_config, NULL))) {
+		if (args->kms_config)
+			fprintf(stderr,
+				"cloakfs: keyslot %u: cannot use the PKCS#11 config %s: %s\n",
+				args->id, args->kms_config, strerror(errno));
+		return -EINVAL;
+	}
+	ret = load_config(config, args->id, &cfg);
+	if (ret < 0 && ret != -ENOMEM)
+		ret = -EINVAL;
+	if (ret == 0)
+		ret = new_params(args, config, &cfg, &p);
+	if (ret == 0)
+		ret = pin_of(args->secret, &cfg, args->id, p.token, config, &pin, &pin_len);
+	sec = crypto_secure_alloc(KS_P11_SECRET_LEN);
+	kek = crypto_secure_alloc(CRYPTO_KEY_LEN);
+	if (ret == 0 && (!sec || !kek))
+		ret = -ENOMEM;
+	if (ret == 0)
+		ret = crypto_random_bytes(sec, KS_P11_SECRET_LEN);
+	if (ret == 0) {
+		target_of(&p, &cfg, pin, pin_len, args->id, &t);
+		ret = hsm_seal(&t, &p, args->uuid, sec);
+	}
+	if (ret == 0)
+		ret = kek_of(sec, args->uuid, args->id, kek);
+	if (ret == 0)
+		ret = ks_wrap_seal(kek, args->uuid, args->id, ks_slot_pkcs11.name, args->vmk, nonce,
+				   wrapped);
+	if (ret == 0)
+		ret = add_p11_member(slot, &p);
+	crypto_secure_free(sec);
+	crypto_secure_free(kek);
+	ks_p11_config_clear(&cfg);
+	free(config);
+	return ret;
+}
+
+static int p11_describe(const struct ks_slot *slot, char *buf, size_t len)
+{
+	struct p11_params p;
+	int n;
+
+	if (p11_params(slot->obj, &p) < 0)
+		return -EINVAL;
+	n = snprintf(buf, len, "PKCS#11 token %.32s key %.60s (%s), module %.100s", p.token, p.key,
+		     ks_p11_mech_name(p.mech), p.module);
+	return n < 0 || (size_t)n >= len ? -EINVAL : 0;
+}
+
+const struct ks_slot_type ks_slot_pkcs11 = {
+    .name = "pkcs11",
+    .secret_kinds = 1u << KS_SECRET_KMS,
+    .fields = p11_fields,
+    .validate = p11_validate,
+    .open = p11_open,
+    .create = p11_create,
+    .describe = p11_describe,
+};
