@@ -1,6 +1,7 @@
-/* The PKCS#11 client of the pkcs11 keyslot (p11_module.h): the module is
- * loaded, initialised and logged in to for one keyslot operation, and all of
- * it is undone in ks_p11_close, so no PKCS#11 state outlives an unlock. */
+/* The PKCS#11 client of the pkcs11 keyslot (p11_module.h), its session:
+ * the module is loaded, initialised and logged in to for one keyslot
+ * operation, and all of it is undone in ks_p11_close, so no PKCS#11 state
+ * outlives an unlock. The operations are in p11_module_ops.c. */
 #include <dlfcn.h>
 #include <errno.h>
 #include <stdarg.h>
@@ -11,31 +12,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <p11-kit/pkcs11.h>
-
-#include "crypto/secmem.h"
-#include "keystore/p11_module.h"
+#include "keystore/p11_module_priv.h"
 
 /* More slots than any real module has; bounds the slot list we allocate. */
 #define P11_MAX_SLOTS 1024
-/* Output buffers: larger than any result we accept (48 for GCM). */
-#define P11_BUF_LEN 64
 #define CONF_ENV "SOFTHSM2_CONF"
-
-struct ks_p11 {
-	void *lib;
-	CK_FUNCTION_LIST_PTR f;
-	bool initialized; /* by us: C_Finalize at close */
-	bool session_open;
-	bool logged_in;
-	CK_SESSION_HANDLE session;
-	CK_OBJECT_HANDLE key;
-	uint32_t slot_id;
-	char token[KS_P11_TOKEN_LABEL_MAX + 1];
-	char key_label[KS_P11_KEY_LABEL_MAX + 1];
-	bool env_set;  /* SOFTHSM2_CONF set by us */
-	char *env_old; /* its value before, NULL if it had none */
-};
 
 #define CKR(rv, what)                                                                              \
 	{                                                                                          \
@@ -90,7 +71,7 @@ static const struct {
 };
 
 /* "wrong PIN (CKR_PIN_INCORRECT)", or the number of a code we do not name. */
-static const char *ckr_str(CK_RV rv, char *buf, size_t len)
+const char *ks_p11_rv_str(CK_RV rv, char *buf, size_t len)
 {
 	for (size_t i = 0; i < sizeof(ckr_names) / sizeof(ckr_names[0]); i++)
 		if (ckr_names[i].rv == rv) {
@@ -101,7 +82,7 @@ static const char *ckr_str(CK_RV rv, char *buf, size_t len)
 	return buf;
 }
 
-__attribute__((format(printf, 2, 3))) static void p11_err(uint32_t slot_id, const char *fmt, ...)
+void ks_p11_err(uint32_t slot_id, const char *fmt, ...)
 {
 	char line[1024];
 	va_list ap;
@@ -119,23 +100,24 @@ static int check_module_file(const struct ks_p11_target *t)
 	int e;
 
 	if (t->module[0] != '/') {
-		p11_err(t->slot_id, "the PKCS#11 module path %s is not absolute", t->module);
+		ks_p11_err(t->slot_id, "the PKCS#11 module path %s is not absolute", t->module);
 		return -EINVAL;
 	}
 	if (stat(t->module, &st) < 0) {
 		e = errno;
-		p11_err(t->slot_id, "cannot use the PKCS#11 module %s: %s", t->module, strerror(e));
+		ks_p11_err(t->slot_id, "cannot use the PKCS#11 module %s: %s", t->module,
+			   strerror(e));
 		return -e;
 	}
 	if (!S_ISREG(st.st_mode)) {
-		p11_err(t->slot_id, "the PKCS#11 module %s is not a regular file", t->module);
+		ks_p11_err(t->slot_id, "the PKCS#11 module %s is not a regular file", t->module);
 		return -EINVAL;
 	}
 	if ((st.st_uid != geteuid() && st.st_uid != 0) || (st.st_mode & (S_IWGRP | S_IWOTH))) {
-		p11_err(t->slot_id,
-			"not loading the PKCS#11 module %s: it is owned by another user or "
-			"writable by group or others",
-			t->module);
+		ks_p11_err(t->slot_id,
+			   "not loading the PKCS#11 module %s: it is owned by another user or "
+			   "writable by group or others",
+			   t->module);
 		return -EPERM;
 	}
 	return 0;
@@ -149,18 +131,19 @@ static int load_module(struct ks_p11 *p, const struct ks_p11_target *t)
 
 	p->lib = dlopen(t->module, RTLD_NOW | RTLD_LOCAL);
 	if (!p->lib) {
-		p11_err(t->slot_id, "cannot load the PKCS#11 module: %s", dlerror());
+		ks_p11_err(t->slot_id, "cannot load the PKCS#11 module: %s", dlerror());
 		return -EIO;
 	}
 	get_list = (CK_C_GetFunctionList)dlsym(p->lib, "C_GetFunctionList");
 	if (!get_list) {
-		p11_err(t->slot_id, "%s is not a PKCS#11 module (no C_GetFunctionList)", t->module);
+		ks_p11_err(t->slot_id, "%s is not a PKCS#11 module (no C_GetFunctionList)",
+			   t->module);
 		return -EIO;
 	}
 	rv = get_list(&p->f);
 	if (rv != CKR_OK || !p->f) {
-		p11_err(t->slot_id, "C_GetFunctionList of %s failed: %s", t->module,
-			ckr_str(rv, why, sizeof(why)));
+		ks_p11_err(t->slot_id, "C_GetFunctionList of %s failed: %s", t->module,
+			   ks_p11_rv_str(rv, why, sizeof(why)));
 		return -EIO;
 	}
 	return 0;
@@ -204,8 +187,8 @@ static int initialize(struct ks_p11 *p, const struct ks_p11_target *t)
 	if (rv == CKR_CRYPTOKI_ALREADY_INITIALIZED)
 		return 0; /* someone else in this process owns it, and finalizes it */
 	if (rv != CKR_OK) {
-		p11_err(t->slot_id, "C_Initialize of the PKCS#11 module %s failed: %s", t->module,
-			ckr_str(rv, why, sizeof(why)));
+		ks_p11_err(t->slot_id, "C_Initialize of the PKCS#11 module %s failed: %s",
+			   t->module, ks_p11_rv_str(rv, why, sizeof(why)));
 		return -EIO;
 	}
 	p->initialized = true;
@@ -242,7 +225,8 @@ static int find_token(struct ks_p11 *p, const struct ks_p11_target *t, CK_SLOT_I
 		rv = slots ? p->f->C_GetSlotList(CK_TRUE, slots, &n) : CKR_HOST_MEMORY;
 	}
 	if (rv != CKR_OK) {
-		p11_err(t->slot_id, "C_GetSlotList failed: %s", ckr_str(rv, why, sizeof(why)));
+		ks_p11_err(t->slot_id, "C_GetSlotList failed: %s",
+			   ks_p11_rv_str(rv, why, sizeof(why)));
 		ret = rv == CKR_HOST_MEMORY ? -ENOMEM : -EIO;
 		goto out;
 	}
@@ -251,12 +235,12 @@ static int find_token(struct ks_p11 *p, const struct ks_p11_target *t, CK_SLOT_I
 			if (found++ == 0)
 				*slot = slots[i];
 	if (found == 0) {
-		p11_err(t->slot_id, "no token labelled '%s' in the PKCS#11 module %s", t->token,
-			t->module);
+		ks_p11_err(t->slot_id, "no token labelled '%s' in the PKCS#11 module %s", t->token,
+			   t->module);
 		ret = -ENOENT;
 	} else if (found > 1) {
-		p11_err(t->slot_id, "%d tokens are labelled '%s': cannot tell which to use", found,
-			t->token);
+		ks_p11_err(t->slot_id, "%d tokens are labelled '%s': cannot tell which to use",
+			   found, t->token);
 		ret = -EINVAL;
 	}
 out:
@@ -278,15 +262,15 @@ static int login(struct ks_p11 *p, const struct ks_p11_target *t, CK_SLOT_ID slo
 	char why[160];
 
 	if (rv != CKR_OK) {
-		p11_err(t->slot_id, "cannot open a session on token '%s': %s", t->token,
-			ckr_str(rv, why, sizeof(why)));
+		ks_p11_err(t->slot_id, "cannot open a session on token '%s': %s", t->token,
+			   ks_p11_rv_str(rv, why, sizeof(why)));
 		return -EIO;
 	}
 	p->session_open = true;
 	rv = p->f->C_Login(p->session, CKU_USER, (CK_UTF8CHAR_PTR)t->pin, t->pin_len);
 	if (rv != CKR_OK && rv != CKR_USER_ALREADY_LOGGED_IN) {
-		p11_err(t->slot_id, "token '%s' refused the login: %s", t->token,
-			ckr_str(rv, why, sizeof(why)));
+		ks_p11_err(t->slot_id, "token '%s' refused the login: %s", t->token,
+			   ks_p11_rv_str(rv, why, sizeof(why)));
 		return pin_error(rv) ? -EACCES : -EIO;
 	}
 	p->logged_in = true;
@@ -312,16 +296,16 @@ static int find_key(struct ks_p11 *p, const struct ks_p11_target *t)
 		(void)p->f->C_FindObjectsFinal(p->session);
 	}
 	if (rv != CKR_OK) {
-		p11_err(t->slot_id, "cannot search token '%s' for key '%s': %s", t->token, t->key,
-			ckr_str(rv, why, sizeof(why)));
+		ks_p11_err(t->slot_id, "cannot search token '%s' for key '%s': %s", t->token,
+			   t->key, ks_p11_rv_str(rv, why, sizeof(why)));
 		return -EIO;
 	}
 	if (n != 1) {
-		p11_err(t->slot_id,
-			n == 0 ? "no secret key labelled '%s' on token '%s'"
-			       : "more than one secret key is labelled '%s' on token '%s': give "
-				 "the key a label of its own",
-			t->key, t->token);
+		ks_p11_err(t->slot_id,
+			   n == 0 ? "no secret key labelled '%s' on token '%s'"
+				  : "more than one secret key is labelled '%s' on token '%s': give "
+				    "the key a label of its own",
+			   t->key, t->token);
 		return n == 0 ? -ENOENT : -EINVAL;
 	}
 	p->key = h[0];
@@ -385,176 +369,4 @@ void ks_p11_close(struct ks_p11 *p)
 		dlclose(p->lib);
 	restore_env(p);
 	free(p);
-}
-
-/* A failed operation: which one, on which key, and the token's answer. */
-static int op_failed(const struct ks_p11 *p, const char *op, CK_RV rv, CK_ULONG len)
-{
-	char why[160];
-
-	if (rv == CKR_OK)
-		snprintf(why, sizeof(why), "unexpected output length %lu", (unsigned long)len);
-	else
-		ckr_str(rv, why, sizeof(why));
-	p11_err(p->slot_id, "token '%s' did not %s with key '%s': %s", p->token, op, p->key_label,
-		why);
-	return rv == CKR_MECHANISM_INVALID ? -ENOTSUP : -EIO;
-}
-
-int ks_p11_gcm_encrypt(struct ks_p11 *p, const uint8_t iv[KS_P11_IV_LEN], const uint8_t *aad,
-		       size_t aad_len, const uint8_t in[KS_P11_SECRET_LEN],
-		       uint8_t ct[KS_P11_SECRET_LEN], uint8_t tag[KS_P11_TAG_LEN])
-{
-	CK_GCM_PARAMS gp = {.pIv = (CK_BYTE_PTR)iv,
-			    .ulIvLen = KS_P11_IV_LEN,
-			    .ulIvBits = KS_P11_IV_LEN * 8,
-			    .pAAD = (CK_BYTE_PTR)aad,
-			    .ulAADLen = aad_len,
-			    .ulTagBits = KS_P11_TAG_LEN * 8};
-	CK_MECHANISM m = {CKM_AES_GCM, &gp, sizeof(gp)};
-	uint8_t out[P11_BUF_LEN];
-	CK_ULONG len = sizeof(out);
-	CK_RV rv = p->f->C_EncryptInit(p->session, &m, p->key);
-	int ret = 0;
-
-	if (rv == CKR_OK)
-		rv = p->f->C_Encrypt(p->session, (CK_BYTE_PTR)in, KS_P11_SECRET_LEN, out, &len);
-	if (rv != CKR_OK || len != KS_P11_SECRET_LEN + KS_P11_TAG_LEN)
-		ret = op_failed(p, "encrypt (AES-GCM)", rv, len);
-	if (ret == 0) {
-		memcpy(ct, out, KS_P11_SECRET_LEN);
-		memcpy(tag, out + KS_P11_SECRET_LEN, KS_P11_TAG_LEN);
-	}
-	return ret; /* out holds only ciphertext */
-}
-
-/* Any refusal of a decrypt or unwrap is an authentication failure: SoftHSM
- * reports a bad tag as CKR_GENERAL_ERROR. */
-static int open_failed(const struct ks_p11 *p, const char *op, CK_RV rv, CK_ULONG len)
-{
-	char why[160];
-
-	if (rv == CKR_OK)
-		snprintf(why, sizeof(why), "unexpected output length %lu", (unsigned long)len);
-	else
-		ckr_str(rv, why, sizeof(why));
-	p11_err(p->slot_id,
-		"token '%s' did not %s the slot secret with key '%s' (%s): the slot was altered, "
-		"or the key is not the one that sealed it",
-		p->token, op, p->key_label, why);
-	return -EKEYREJECTED;
-}
-
-int ks_p11_gcm_decrypt(struct ks_p11 *p, const uint8_t iv[KS_P11_IV_LEN], const uint8_t *aad,
-		       size_t aad_len, const uint8_t ct[KS_P11_SECRET_LEN],
-		       const uint8_t tag[KS_P11_TAG_LEN], uint8_t out[KS_P11_SECRET_LEN])
-{
-	CK_GCM_PARAMS gp = {.pIv = (CK_BYTE_PTR)iv,
-			    .ulIvLen = KS_P11_IV_LEN,
-			    .ulIvBits = KS_P11_IV_LEN * 8,
-			    .pAAD = (CK_BYTE_PTR)aad,
-			    .ulAADLen = aad_len,
-			    .ulTagBits = KS_P11_TAG_LEN * 8};
-	CK_MECHANISM m = {CKM_AES_GCM, &gp, sizeof(gp)};
-	uint8_t in[KS_P11_SECRET_LEN + KS_P11_TAG_LEN], *buf = crypto_secure_alloc(P11_BUF_LEN);
-	CK_ULONG len = P11_BUF_LEN;
-	CK_RV rv;
-	int ret = 0;
-
-	if (!buf)
-		return -ENOMEM;
-	memcpy(in, ct, KS_P11_SECRET_LEN);
-	memcpy(in + KS_P11_SECRET_LEN, tag, KS_P11_TAG_LEN);
-	rv = p->f->C_DecryptInit(p->session, &m, p->key);
-	if (rv == CKR_OK)
-		rv = p->f->C_Decrypt(p->session, in, sizeof(in), buf, &len);
-	if (rv != CKR_OK || len != KS_P11_SECRET_LEN)
-		ret = open_failed(p, "decrypt (AES-GCM)", rv, len);
-	if (ret == 0)
-		memcpy(out, buf, KS_P11_SECRET_LEN);
-	else
-		crypto_wipe(out, KS_P11_SECRET_LEN);
-	crypto_secure_free(buf);
-	return ret;
-}
-
-/* The template of the short-lived session key that carries the secret: not
- * on the token, readable, so it can be wrapped and read back. value NULL:
- * for an unwrap (the value comes from the token; no CKA_VALUE_LEN either,
- * SoftHSM 2.6 refuses it with CKR_ATTRIBUTE_READ_ONLY). */
-struct session_key {
-	CK_OBJECT_CLASS cls;
-	CK_KEY_TYPE type;
-	CK_BBOOL yes, no;
-	CK_ATTRIBUTE a[6];
-};
-
-static CK_ULONG session_key_template(struct session_key *k, const uint8_t *value)
-{
-	k->cls = CKO_SECRET_KEY;
-	k->type = CKK_AES;
-	k->yes = CK_TRUE;
-	k->no = CK_FALSE;
-	k->a[0] = (CK_ATTRIBUTE){CKA_CLASS, &k->cls, sizeof(k->cls)};
-	k->a[1] = (CK_ATTRIBUTE){CKA_KEY_TYPE, &k->type, sizeof(k->type)};
-	k->a[2] = (CK_ATTRIBUTE){CKA_TOKEN, &k->no, sizeof(k->no)};
-	k->a[3] = (CK_ATTRIBUTE){CKA_EXTRACTABLE, &k->yes, sizeof(k->yes)};
-	k->a[4] = (CK_ATTRIBUTE){CKA_SENSITIVE, &k->no, sizeof(k->no)};
-	if (!value)
-		return 5;
-	k->a[5] = (CK_ATTRIBUTE){CKA_VALUE, (void *)value, KS_P11_SECRET_LEN};
-	return 6;
-}
-
-int ks_p11_wrap(struct ks_p11 *p, const uint8_t in[KS_P11_SECRET_LEN],
-		uint8_t wrapped[KS_P11_WRAPPED_LEN])
-{
-	struct session_key k;
-	CK_ULONG n = session_key_template(&k, in);
-	CK_MECHANISM m = {CKM_AES_KEY_WRAP_PAD, NULL, 0};
-	CK_OBJECT_HANDLE h = CK_INVALID_HANDLE;
-	uint8_t out[P11_BUF_LEN];
-	CK_ULONG len = sizeof(out);
-	CK_RV rv = p->f->C_CreateObject(p->session, k.a, n, &h);
-	int ret = 0;
-
-	if (rv != CKR_OK)
-		return op_failed(p, "take the slot secret as a session key", rv, 0);
-	rv = p->f->C_WrapKey(p->session, &m, p->key, h, out, &len);
-	(void)p->f->C_DestroyObject(p->session, h);
-	if (rv != CKR_OK || len != KS_P11_WRAPPED_LEN)
-		ret = op_failed(p, "wrap (AES key wrap with padding)", rv, len);
-	if (ret == 0)
-		memcpy(wrapped, out, KS_P11_WRAPPED_LEN);
-	return ret;
-}
-
-int ks_p11_unwrap(struct ks_p11 *p, const uint8_t wrapped[KS_P11_WRAPPED_LEN],
-		  uint8_t out[KS_P11_SECRET_LEN])
-{
-	struct session_key k;
-	CK_ULONG n = session_key_template(&k, NULL);
-	CK_MECHANISM m = {CKM_AES_KEY_WRAP_PAD, NULL, 0};
-	CK_OBJECT_HANDLE h = CK_INVALID_HANDLE;
-	uint8_t *buf = crypto_secure_alloc(P11_BUF_LEN);
-	CK_ATTRIBUTE v = {CKA_VALUE, buf, P11_BUF_LEN};
-	CK_RV rv;
-	int ret = 0;
-
-	if (!buf)
-		return -ENOMEM;
-	rv = p->f->C_UnwrapKey(p->session, &m, p->key, (CK_BYTE_PTR)wrapped, KS_P11_WRAPPED_LEN,
-			       k.a, n, &h);
-	if (rv == CKR_OK) {
-		rv = p->f->C_GetAttributeValue(p->session, h, &v, 1);
-		(void)p->f->C_DestroyObject(p->session, h);
-	}
-	if (rv != CKR_OK || v.ulValueLen != KS_P11_SECRET_LEN)
-		ret = open_failed(p, "unwrap (AES key wrap with padding)", rv, v.ulValueLen);
-	if (ret == 0)
-		memcpy(out, buf, KS_P11_SECRET_LEN);
-	else
-		crypto_wipe(out, KS_P11_SECRET_LEN);
-	crypto_secure_free(buf);
-	return ret;
 }
