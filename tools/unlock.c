@@ -139,12 +139,15 @@ static int count_kind(const struct ks_volume *vol, enum ks_secret_kind kind)
 	return count_type(vol, kind_type[kind]);
 }
 
-/* "kmip", "pkcs11" or "kmip or pkcs11": what the KMS slots are, for messages. */
-static const char *kms_label(const struct ks_volume *vol)
+/* "kmip", "pkcs11" or "kmip or pkcs11": what the KMS slots are, and the
+ * service they ask ("KMS", "HSM", "KMS or HSM"), for messages. */
+static const char *kms_label(const struct ks_volume *vol, bool service)
 {
 	bool kmip = count_type(vol, "kmip-wrap") + count_type(vol, "kmip-get") > 0;
 	bool p11 = count_type(vol, "pkcs11") > 0;
 
+	if (service)
+		return kmip && p11 ? "KMS or HSM" : p11 ? "HSM" : "KMS";
 	return kmip && p11 ? "kmip or pkcs11" : p11 ? "pkcs11" : "kmip";
 }
 
@@ -347,8 +350,8 @@ static int failure_line(int err, enum ks_secret_kind kind, const struct ks_volum
 	if (!alt)
 		alt = "";
 	if (err == -ECHILD && kind == KS_SECRET_KMS) {
-		tool_error("no %s keyslot of %s opened: its KMS failed or refused (see above)%s%s",
-			   kms_label(vol), dir, sep, alt);
+		tool_error("no %s keyslot of %s opened: its %s failed or refused (see above)%s%s",
+			   kms_label(vol, false), dir, kms_label(vol, true), sep, alt);
 		return TOOL_EXIT_KMS;
 	}
 	if (err == -ECHILD) {
@@ -363,10 +366,9 @@ static int failure_line(int err, enum ks_secret_kind kind, const struct ks_volum
 		return TOOL_EXIT_SECRET_INPUT;
 	}
 	if (err == -EKEYREJECTED && kind == KS_SECRET_KMS) {
-		tool_error(
-		    "no %s keyslot of %s opens with what its KMS returned (the slot may have "
-		    "been tampered with)%s%s",
-		    kms_label(vol), dir, sep, alt);
+		tool_error("no %s keyslot of %s opens with what its %s returned (the slot may have "
+			   "been tampered with)%s%s",
+			   kms_label(vol, false), dir, kms_label(vol, true), sep, alt);
 		return TOOL_EXIT_BAD_SECRET;
 	}
 	if (err == -EKEYREJECTED) {

@@ -65,12 +65,14 @@ class KmsSuite(KeyslotSuite):
 
     def client_config(self, name="client.conf", **over):
         """A KEY=VALUE client config from kms.env, with keys replaced by over
-        (e.g. KMIP_CA_CERT=...); small timeouts unless given."""
+        (e.g. KMIP_CA_CERT=...). A small connect timeout and one retry, so a
+        stopped server fails fast; the I/O timeout stays long enough for a
+        busy server's Create (the fake-server cases make it short)."""
         cfg = {"KMIP_HOST": self.env["KMIP_HOST"], "KMIP_PORT": self.env["KMIP_PORT"],
                "KMIP_CA_CERT": self.env["KMIP_CA_CERT"],
                "KMIP_CLIENT_CERT": self.env["KMIP_CLIENT_CERT"],
                "KMIP_CLIENT_KEY": self.env["KMIP_CLIENT_KEY"],
-               "KMIP_CONNECT_TIMEOUT_MS": "500", "KMIP_IO_TIMEOUT_MS": "1000",
+               "KMIP_CONNECT_TIMEOUT_MS": "500", "KMIP_IO_TIMEOUT_MS": "10000",
                "KMIP_RETRIES": "1"}
         cfg.update({k: str(v) for k, v in over.items()})
         path = os.path.join(self.state, name)
