@@ -166,11 +166,9 @@ static int set_env(struct ks_p11 *p, const char *conf)
 
 static void restore_env(struct ks_p11 *p)
 {
-	if (!p->env_set)
-		return;
-	if (p->env_old)
+	if (p->env_set && p->env_old)
 		(void)setenv(CONF_ENV, p->env_old, 1);
-	else
+	else if (p->env_set)
 		(void)unsetenv(CONF_ENV);
 	free(p->env_old);
 	p->env_old = NULL;

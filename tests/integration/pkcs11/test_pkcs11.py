@@ -13,10 +13,14 @@ read-only; SoftHSM's state lives in a temporary directory (no process)."""
 import base64
 import json
 import os
+import pty
+import select
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
+import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(HERE)))
@@ -151,6 +155,38 @@ def traced_mount_roundtrip(write):
             "first pid %s, module opened by %s" % (first, loads))
 
 
+def on_terminal(args, pin, timeout=60):
+    """Runs cloakfs on a new pseudo-terminal and types pin at its PIN
+    prompt. Returns the exit code and what the terminal showed."""
+    pid, fd = pty.fork()
+    if pid == 0:
+        os.execv(t.binary, [t.binary] + args)
+    out, sent = b"", False
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([fd], [], [], max(0, deadline - time.monotonic()))
+        try:
+            data = os.read(fd, 4096) if ready else b""
+        except OSError:  # EIO: every holder of the terminal closed it
+            data = b""
+        if not data:
+            break
+        out += data
+        if not sent and b"PIN for the PKCS#11 token" in out:
+            os.write(fd, (pin + "\n").encode())
+            sent = True
+    for _ in range(100):  # the terminal closed; the process is about to exit
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            break
+        time.sleep(0.1)
+    else:
+        os.kill(pid, signal.SIGKILL)
+        _, status = os.waitpid(pid, 0)
+    os.close(fd)
+    return os.waitstatus_to_exitcode(status), out.decode(errors="replace")
+
+
 def tamper(member, slot_id):
     """Flips one bit of a base64url member of slot_id's pkcs11 object."""
     conf = t.load_config(cipherdir)
@@ -271,6 +307,24 @@ try:
         t.check(False, "no PIN and no terminal: cloakfs did not hang")
     mount_fails(["--slot", str(wid)], None, "with no PIN and no terminal", ["needs a user PIN"])
     unlock_pw()
+
+    # -- ... and with a terminal the PIN is asked for, the mount too
+    args = ["info", "--unlock", "--slot", str(wid), cipherdir]
+    code, out = on_terminal(args, env["PKCS11_PIN"])
+    t.check(code == EXIT_OK and "OK (slot %d)" % wid in out,
+            "no PIN in the config: the PIN typed on the terminal opens the slot", out)
+    code, out = on_terminal(args, "0000")
+    t.check(code == EXIT_KMS and "wrong PIN" in out,
+            "a wrong PIN typed on the terminal: the token refuses (exit 20)", out)
+    mnt = os.path.join(t.tmpdir(), "mnt")
+    os.mkdir(mnt)
+    code, out = on_terminal(["mount", "--slot", str(wid), cipherdir, mnt], env["PKCS11_PIN"])
+    if t.check(code == EXIT_OK and os.path.ismount(mnt),
+               "mount with the PIN typed on the terminal", out):
+        with open(os.path.join(mnt, "hello.txt")) as f:
+            t.check(f.read() == "kept by the token\n",
+                    "data read through the mount opened with a typed PIN")
+        t.umount(mnt)
 
     # -- the key is gone from the token
     r = p11tool("--keygen", "--key-type", "AES:32", "--label", "kek2", "--id", "02",
