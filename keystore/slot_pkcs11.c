@@ -210,6 +210,21 @@ static int load_config(const char *path, uint32_t id, struct ks_p11_config *cfg)
 	return ret;
 }
 
+/* Loading a module runs its code, and cloakfs.conf is read before its MAC
+ * can be checked (it may sit on storage others can write). So the module
+ * must also be the one named by the config, a file whose owner and mode
+ * were checked: an edited slot can't make cloakfs load another library. */
+static int module_allowed(const struct p11_params *p, const struct ks_p11_config *cfg, uint32_t id)
+{
+	if (strcmp(p->module, cfg->module) == 0)
+		return 0;
+	fprintf(stderr,
+		"cloakfs: keyslot %u: not loading PKCS#11 module %s: the slot names it but its "
+		"config %s names %s\n",
+		id, p->module, p->config, cfg->module);
+	return -ECHILD;
+}
+
 static int p11_open(const struct ks_slot *slot, const uint8_t uuid[CRYPTO_UUID_LEN],
 		    const struct ks_secret *secret, uint8_t vmk[CRYPTO_VMK_LEN])
 {
@@ -228,7 +243,9 @@ static int p11_open(const struct ks_slot *slot, const uint8_t uuid[CRYPTO_UUID_L
 	ret = load_config(p.config, slot->id, &cfg);
 	if (ret < 0)
 		return ret == -ENOMEM ? ret : -ECHILD;
-	ret = pin_of(secret, &cfg, slot->id, p.token, p.config, &pin, &pin_len);
+	ret = module_allowed(&p, &cfg, slot->id);
+	if (ret == 0)
+		ret = pin_of(secret, &cfg, slot->id, p.token, p.config, &pin, &pin_len);
 	if (ret == -EINVAL)
 		ret = -EKEYREJECTED; /* not a PIN: some other service's secret */
 	sec = crypto_secure_alloc(KS_P11_SECRET_LEN);

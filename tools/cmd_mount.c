@@ -315,15 +315,19 @@ static int serve(struct mount_args *a, struct ks_volume *vol, int wfd)
 
 	fs_log_init(true, a->fs.debug);
 	ret = unlock_and_mount(a, vol, &u, &fs);
-	report(wfd, ret);
 	if (ret != TOOL_EXIT_OK) {
+		report(wfd, ret);
 		ks_volume_free(vol);
 		return ret;
 	}
+	/* Leave the terminal's session before the parent exits: if the parent
+	 * leads that session (a command run by ssh or on a fresh pty), its exit
+	 * sends SIGHUP to us, and libfuse answers SIGHUP by unmounting. */
 	if (!a->fs.foreground) {
 		detach();
 		fs_log_init(false, a->fs.debug);
 	}
+	report(wfd, ret);
 	ret = fs_daemon_run(fs);
 	ks_unlocked_free(u);
 	ks_volume_free(vol);

@@ -198,16 +198,19 @@ static int unlock_kms(const char *dir, const char *pin, int slot_id, char *err, 
 static void missing_pin_is_enokey(void **state)
 {
 	const char *dir = *state;
-	char nopin[512], withpin[512], err[2048];
+	char nopin[512], withpin[512], err[2048], text[1024];
 	const char *configs[2] = {nopin, withpin};
-	char *text;
 
 	snprintf(nopin, sizeof(nopin), "%s/nopin.env", dir);
 	snprintf(withpin, sizeof(withpin), "%s/withpin.env", dir);
 	ks_t_create(dir, "pw");
-	text = "PKCS11_MODULE=/m.so\nPKCS11_TOKEN_LABEL=t\n";
+	/* The module the slots name (add_slots): the config must name it too. */
+	snprintf(text, sizeof(text), "PKCS11_MODULE=%s/no-such-module.so\nPKCS11_TOKEN_LABEL=t\n",
+		 dir);
 	ks_t_write(dir, "nopin.env", text, strlen(text));
-	text = "PKCS11_MODULE=/m.so\nPKCS11_TOKEN_LABEL=t\nPKCS11_PIN=1234\n";
+	snprintf(text, sizeof(text),
+		 "PKCS11_MODULE=%s/no-such-module.so\nPKCS11_TOKEN_LABEL=t\nPKCS11_PIN=1234\n",
+		 dir);
 	ks_t_write(dir, "withpin.env", text, strlen(text));
 	assert_int_equal(chmod(nopin, 0600) | chmod(withpin, 0600), 0);
 	/* Slot 1: no PIN (-ENOKEY); slot 2: its module is missing (-ECHILD). */
