@@ -32,6 +32,7 @@ static int parse_args(int argc, char **argv, struct passwd_args *a)
 
 	memset(a, 0, sizeof(*a));
 	tool_unlock_init(&a->unlock);
+	a->unlock.passphrase_wanted = true;
 	tool_kdf_init(&a->kdf);
 	optind = 1;
 	opterr = 0;

@@ -66,6 +66,9 @@ struct tool_unlock_opts {
 	const char *recovery_file; /* --recovery-key-file FILE */
 	const char *exec_unseal;   /* --exec-unseal CMD: replaces the stored command */
 	int slot;		   /* --slot N; -1: any */
+	/* With no option, ask for a passphrase rather than trying the
+	 * unattended slots first (passwd changes the slot that opens). */
+	bool passphrase_wanted;
 };
 
 enum {

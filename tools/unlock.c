@@ -529,7 +529,7 @@ int tool_unlock(const struct tool_unlock_opts *o, const struct ks_volume *vol,
 	ret = tool_unlock_check(o);
 	if (ret != TOOL_EXIT_OK)
 		return ret;
-	if (!kind_from_options(o, &kind) && o->slot < 0 &&
+	if (!kind_from_options(o, &kind) && o->slot < 0 && !o->passphrase_wanted &&
 	    count_kind(vol, KS_SECRET_KMS) + count_kind(vol, KS_SECRET_EXEC) > 0)
 		return unlock_unattended(o, vol, cipherdir, u);
 	ret = choose_kind(o, vol, cipherdir, &kind);

@@ -135,4 +135,26 @@ out = term.finish()
 t.check(rc_of(out) == EXIT_SECRET_INPUT and "empty passphrase" in out,
         "an empty passphrase is refused with exit 17", out)
 
+# passwd with no option asks for the passphrase even when an exec slot
+# (which opens unattended, and would come first elsewhere) is there: the
+# slot it changes is the one the typed passphrase opens.
+r = t.run(["keyslot", "add", "--type", "exec", "--exec-seal", "tr 0-9a-f g-v",
+           "--exec-unseal", "tr g-v 0-9a-f", "--passfile", t.passfile(PASSPHRASE), cipherdir])
+t.check(r.returncode == 0, "an exec slot is added", t.describe(["keyslot", "add"], r))
+term = Terminal(shell(["passwd"] + TINY_KDF + [cipherdir]))
+t.check(term.wait_for("Passphrase for %s: " % cipherdir),
+        "passwd asks for the current passphrase, not the exec slot",
+        term.output.decode(errors="replace"))
+term.send(PASSPHRASE + "\n")
+t.check(term.wait_for("New passphrase for "), "passwd asks for the new one")
+term.send(PASSPHRASE + " 2\n")
+t.check(term.wait_for("Repeat passphrase: "), "passwd asks to repeat it")
+term.send(PASSPHRASE + " 2\n")
+out = term.finish()
+t.check(rc_of(out) == 0 and "changed the passphrase of keyslot 0" in out,
+        "passwd on a terminal changes the passphrase slot", out)
+r = t.run(["info", "--unlock", "--slot", "0", "--passfile", t.passfile(PASSPHRASE + " 2"),
+           cipherdir])
+t.check(r.returncode == 0, "the new passphrase opens slot 0", t.describe(["info"], r))
+
 t.finish()
