@@ -37,8 +37,8 @@ static void fs_init(void *userdata, struct fuse_conn_info *conn)
 	/* A symlink's target never changes: let the kernel cache it. */
 	if (conn->capable & FUSE_CAP_CACHE_SYMLINKS)
 		conn->want |= FUSE_CAP_CACHE_SYMLINKS;
-	/* The kernel clears set-id bits on write/chown itself: our backing
-	 * writes run with the daemon's privileges and would keep them. */
+	/* Not v1: it would leave set-id clearing to us with no word on the
+	 * caller's CAP_FSETID. v2 is negotiated by killpriv.c. */
 	conn->want &= ~FUSE_CAP_HANDLE_KILLPRIV;
 	conn->want &= ~(FUSE_CAP_SPLICE_READ | FUSE_CAP_SPLICE_WRITE | FUSE_CAP_SPLICE_MOVE);
 	if (fs->opts.writeback_cache && (conn->capable & FUSE_CAP_WRITEBACK_CACHE))
@@ -201,6 +201,10 @@ int fs_daemon_mount(const struct fs_mount_opts *opts, const struct crypto_volume
 		fs_log(LOG_ERR, "cloakfs: cannot mount on %s", opts->mountpoint);
 		goto fail;
 	}
+	/* Without the hooks the kernel keeps clearing set-id bits itself. */
+	if (fs_killpriv_setup(fs) != 0)
+		fs_log(LOG_WARNING,
+		       "cloakfs: cannot hook /dev/fuse: set-id bits cleared by the kernel");
 	*out = fs;
 	return 0;
 fail:

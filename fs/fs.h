@@ -8,6 +8,7 @@
 
 #include <fuse_lowlevel.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/stat.h>
@@ -83,6 +84,10 @@ struct fs_daemon {
 	struct fs_node *lru_head, *lru_tail;
 	size_t dirfd_count;
 	size_t dirfd_max;
+
+	/* FUSE_HANDLE_KILLPRIV_V2 negotiated: the kernel leaves set-id
+	 * clearing to us (killpriv.c). */
+	atomic_bool killpriv_v2;
 };
 
 /* Where a node lives in the backing tree, for *at() calls. For a directory,
@@ -223,6 +228,17 @@ void fs_op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const char
 void fs_op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size);
 void fs_op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size);
 void fs_op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name);
+
+/* killpriv.c */
+/* Installs the /dev/fuse hooks that negotiate FUSE_HANDLE_KILLPRIV_V2;
+ * after fuse_session_mount. Returns 0 or -EIO. */
+int fs_killpriv_setup(struct fs_daemon *fs);
+/* Whether the request this thread is processing asks us to clear set-id
+ * bits (the caller lacked CAP_FSETID, or it is a chown). */
+bool fs_req_kill_suidgid(void);
+/* Clears S_ISUID, and S_ISGID when group-executable, of the regular file
+ * on fd (O_PATH fds too). Returns 0 or -errno. */
+int fs_kill_suidgid_fd(int fd);
 
 /* log.c */
 void fs_log(int priority, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

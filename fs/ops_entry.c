@@ -247,6 +247,38 @@ static int set_times(struct fs_loc *loc, struct fs_handle *h, const struct stat 
 	return utimensat(loc->fd, loc->name, tv, AT_SYMLINK_NOFOLLOW) == 0 ? 0 : -errno;
 }
 
+/* Clears set-id bits of regular file n through its handle, its location or,
+ * unlinked, any open handle's fd. */
+static int kill_suidgid(struct fs_daemon *fs, struct fs_node *n, struct fs_handle *h,
+			const struct fs_loc *loc)
+{
+	struct stat st;
+	int fd, ret;
+
+	if (h)
+		return fs_kill_suidgid_fd(h->fd);
+	if (loc->fd < 0) {
+		fd = -1;
+		pthread_mutex_lock(&fs->mutex);
+		if (n->handles)
+			fd = dup(n->handles->fd);
+		pthread_mutex_unlock(&fs->mutex);
+		if (fd < 0)
+			return 0; /* unlinked and closed: nobody can reach it */
+	} else {
+		fd = openat(loc->fd, loc->name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+		if (fd < 0)
+			return -errno;
+		if (fstat(fd, &st) != 0 || st.st_ino != n->ino || st.st_dev != n->dev) {
+			close(fd);
+			return -ENOENT;
+		}
+	}
+	ret = fs_kill_suidgid_fd(fd);
+	close(fd);
+	return ret;
+}
+
 static int do_setattr(struct fs_daemon *fs, struct fs_node *n, struct stat *attr, int valid,
 		      struct fuse_file_info *fi)
 {
@@ -295,7 +327,12 @@ static int do_setattr(struct fs_daemon *fs, struct fs_node *n, struct stat *attr
 	if (valid & (FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_MTIME | FUSE_SET_ATTR_ATIME_NOW |
 		     FUSE_SET_ATTR_MTIME_NOW)) {
 		ret = set_times(&loc, h, attr, valid);
+		if (ret != 0)
+			goto out;
 	}
+	/* chown, or truncate by a caller without CAP_FSETID (killpriv.c). */
+	if (n->type == S_IFREG && fs_req_kill_suidgid())
+		ret = kill_suidgid(fs, n, h, &loc);
 out:
 	fs_loc_release(fs, &loc);
 	return ret;

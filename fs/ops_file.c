@@ -76,6 +76,9 @@ static int handle_new(struct fs_daemon *fs, struct fs_node *n, int fd, bool writ
 	ret = fs_content_acquire(fs, n, fd, writable);
 	if (ret == 0 && trunc)
 		ret = fs_content_truncate(n->content, fd, 0);
+	/* open(O_TRUNC) by a caller without CAP_FSETID (killpriv.c). */
+	if (ret == 0 && trunc && fs_req_kill_suidgid())
+		ret = fs_kill_suidgid_fd(fd);
 	if (ret == 0) {
 		pthread_mutex_lock(&fs->mutex);
 		n->refs++;
@@ -290,6 +293,13 @@ void fs_op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, o
 		return;
 	}
 	pthread_rwlock_wrlock(&n->lock);
+	/* A write by a caller without CAP_FSETID drops set-id bits, as the
+	 * VFS would (killpriv.c); before the data, like file_remove_privs. */
+	if (fs_req_kill_suidgid() && (r = fs_kill_suidgid_fd(h->fd)) != 0) {
+		pthread_rwlock_unlock(&n->lock);
+		fuse_reply_err(req, (int)-r);
+		return;
+	}
 	if (h->append) {
 		int64_t s = fs_content_size(h->fd, fs->block_size);
 		off = s < 0 ? off : (off_t)s;

@@ -138,12 +138,19 @@ void fs_op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t siz
 {
 	struct fs_daemon *fs = fs_daemon_of(req);
 	struct fs_node *n = fs_node_of(fs, ino);
-	uint8_t *sealed = malloc(SEALED_MAX), *plain = malloc(CRYPTO_XATTR_VALUE_MAX + 1);
+	uint8_t *sealed = NULL, *plain = NULL;
 	struct xtarget t;
 	char bname[300];
 	ssize_t r;
-	int ret = (sealed && plain) ? backing_name(fs, name, bname) : -ENOMEM;
+	/* The name first: the kernel asks for security.capability before
+	 * many writes and chowns, and that refusal should cost nothing. */
+	int ret = backing_name(fs, name, bname);
 
+	if (ret == 0) {
+		sealed = malloc(SEALED_MAX);
+		plain = malloc(CRYPTO_XATTR_VALUE_MAX + 1);
+		ret = (sealed && plain) ? 0 : -ENOMEM;
+	}
 	if (ret == 0 && (ret = target_get(fs, n, &t)) == 0) {
 		r = getxattr(t.proc, bname, sealed, SEALED_MAX);
 		target_put(fs, &t);

@@ -398,16 +398,22 @@ class Volume:
                 self.fg_proc.kill()
                 self.fg_proc.wait()
             self.fg_proc = None
-        elif pid is not None:
+        else:
+            # The daemon holds CIPHERDIR's lock until it exits: a remount
+            # must wait for it. Its pid may be unknown (a loaded machine: the
+            # mount command was still exiting when mount() looked), so look
+            # again by command line.
+            pids = [pid] if pid is not None else find_daemon_pids(self.mnt)
             deadline = time.time() + timeout
-            while pid_alive(pid) and time.time() < deadline:
+            while any(pid_alive(p) for p in pids) and time.time() < deadline:
                 time.sleep(0.05)
-            if pid_alive(pid):
-                log("  (harness: daemon %d did not exit after unmount; killing)" % pid)
-                try:
-                    os.kill(pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
+            for p in pids:
+                if pid_alive(p):
+                    log("  (harness: daemon %d did not exit after unmount; killing)" % p)
+                    try:
+                        os.kill(p, signal.SIGKILL)
+                    except ProcessLookupError:
+                        pass
         self.pid = None
 
     def remount(self, *extra, foreground=False):

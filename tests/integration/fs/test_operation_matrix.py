@@ -942,5 +942,82 @@ def no_plaintext_in_backing(vol):
     vol.mount()
 
 
+NOBODY = 65534
+
+
+def _as_nobody(code):
+    """Runs Python code as uid/gid nobody with no supplementary groups (no
+    CAP_FSETID); fails the case on a non-zero exit. /usr/bin/python3: the
+    running interpreter may sit where nobody cannot reach it."""
+    r = subprocess.run(["/usr/bin/python3", "-c", code], user=NOBODY, group=NOBODY, extra_groups=[],
+                       capture_output=True, text=True, timeout=60)
+    check_eq(r.returncode, 0, "child as nobody (%s): %s" % (code, r.stderr.strip()))
+
+
+@suite.case
+def setid_bits_cleared_on_write_truncate_chown(vol):
+    """set-id bits dropped as the VFS drops them: write, O_DIRECT write,
+    truncate and open(O_TRUNC) by a caller without CAP_FSETID, chown by
+    anyone; kept for root's writes and for set-gid without group execute"""
+    with Volume("setid", base=FAST_BASE, mount_args=["-o", "allow_other"]) as v:
+        os.chmod(v.root, 0o755)
+        os.chmod(v.mnt, 0o755)  # the volume's root: the cipher directory's 0700
+        d = v.m("d")
+        os.mkdir(d, 0o777)
+        os.chmod(d, 0o777)
+
+        def fresh(name, mode, owner=NOBODY):
+            f = os.path.join(d, name)
+            write_file(f, b"x" * 10000)
+            os.chown(f, owner, NOBODY)
+            os.chmod(f, mode)
+            check_eq(mode_of(f), mode, "mode of %s before the test" % name)
+            return f
+
+        cases = [  # name, mode, what nobody does, mode expected after it
+            ("w_suid", 0o4755, "open(F,'r+b').write(b'y')", 0o755),
+            ("w_sgid_gx", 0o2775, "open(F,'ab').write(b'y')", 0o775),
+            ("w_both", 0o6777, "open(F,'ab').write(b'y' * 70000)", 0o777),
+            ("w_sgid_no_gx", 0o2746, "open(F,'ab').write(b'y')", 0o2746),
+            ("trunc_down", 0o4777, "os.truncate(F, 1)", 0o777),
+            ("trunc_up", 0o6777, "os.truncate(F, 50000)", 0o777),
+            ("o_trunc", 0o4777, "open(F,'wb').write(b'z')", 0o777),
+            ("o_direct", 0o4777,
+             "import mmap; b=mmap.mmap(-1, 4096); b.write(b'd'*4096); "
+             "fd=os.open(F, os.O_WRONLY|os.O_DIRECT); os.pwrite(fd, b, 4096); os.close(fd)",
+             0o777),
+            ("no_write", 0o4755, "open(F,'rb').read()", 0o4755),
+        ]
+        for name, mode, code, want in cases:
+            f = fresh(name, mode)
+            _as_nobody("import os; F=%r; %s" % (f, code))
+            # Right away (the kernel's cached mode) and from the backing file.
+            check_eq(mode_of(f), want, "mode of %s after nobody's %s" % (name, code))
+            check_eq(stat.S_IMODE(os.lstat(v.backing_of(f)).st_mode), want,
+                     "backing mode of %s after nobody's %s" % (name, code))
+        # Root has CAP_FSETID: its writes and truncates keep the bits.
+        f = fresh("root_write", 0o6755)
+        with open(f, "r+b") as fh:
+            fh.write(b"root")
+        os.truncate(f, 3)
+        with open(f, "wb") as fh:
+            fh.write(b"r")
+        check_eq(mode_of(f), 0o6755, "set-id bits after root's write, truncate, O_TRUNC")
+        # chown drops set-uid, and set-gid with group execute, even by root.
+        f = fresh("chown_suid", 0o6755)
+        os.chown(f, 0, 0)
+        check_eq(mode_of(f), 0o755, "mode after chown of a 6755 file")
+        f = fresh("chown_sgid_no_gx", 0o2745)
+        os.chown(f, 0, 0)
+        check_eq(mode_of(f), 0o2745, "mode after chown of a 2745 file")
+        # The data written while the bits were dropped is all there.
+        f = os.path.join(d, "w_both")
+        check_eq(read_file(f), b"x" * 10000 + b"y" * 70000, "content after nobody's append")
+        v.remount()
+        check_eq(mode_of(os.path.join(d, "w_suid")), 0o755, "mode after a remount")
+        check_eq(read_file(os.path.join(d, "trunc_up")), b"x" * 10000 + bytes(40000),
+                 "content after nobody's truncate up")
+
+
 if __name__ == "__main__":
     suite.main(fixture=lambda: Volume("opmatrix"))
