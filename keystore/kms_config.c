@@ -8,35 +8,7 @@
 #include <unistd.h>
 
 #include "keystore/kms_config.h"
-
-struct cfg_line {
-	const char *key;
-	const char *val;
-	size_t val_len;
-};
-
-static int copy_str(char *dst, size_t cap, const char *s, size_t len)
-{
-	if (len == 0 || len >= cap || memchr(s, '\0', len))
-		return -EINVAL;
-	memcpy(dst, s, len);
-	dst[len] = '\0';
-	return 0;
-}
-
-/* A file path; relative ones are taken from the config file's directory. */
-static int copy_path(char *dst, size_t cap, const char *dir, const char *s, size_t len)
-{
-	size_t dlen = strlen(dir);
-
-	if (len > 0 && s[0] == '/')
-		return copy_str(dst, cap, s, len);
-	if (len == 0 || dlen + 1 + len >= cap)
-		return -EINVAL;
-	memcpy(dst, dir, dlen);
-	dst[dlen] = '/';
-	return copy_str(dst + dlen + 1, cap - dlen - 1, s, len);
-}
+#include "keystore/kv_lines.h"
 
 static int copy_uint(unsigned *dst, const char *s, size_t len, unsigned long min, unsigned long max)
 {
@@ -58,7 +30,7 @@ static int copy_uint(unsigned *dst, const char *s, size_t len, unsigned long min
 	return 0;
 }
 
-static int apply(struct ks_kms_config *cfg, const char *dir, const struct cfg_line *l)
+static int apply(struct ks_kms_config *cfg, const char *dir, const struct ks_kv_line *l)
 {
 	const char *v = l->val;
 	size_t n = l->val_len;
@@ -66,18 +38,18 @@ static int apply(struct ks_kms_config *cfg, const char *dir, const struct cfg_li
 	int ret;
 
 	if (strcmp(l->key, "KMIP_HOST") == 0)
-		return copy_str(cfg->host, sizeof(cfg->host), v, n);
+		return ks_kv_copy_str(cfg->host, sizeof(cfg->host), v, n);
 	if (strcmp(l->key, "KMIP_PORT") == 0) {
 		ret = copy_uint(&port, v, n, 1, 65535);
 		cfg->port = (uint16_t)port;
 		return ret;
 	}
 	if (strcmp(l->key, "KMIP_CA_CERT") == 0)
-		return copy_path(cfg->ca_cert, sizeof(cfg->ca_cert), dir, v, n);
+		return ks_kv_copy_path(cfg->ca_cert, sizeof(cfg->ca_cert), dir, v, n);
 	if (strcmp(l->key, "KMIP_CLIENT_CERT") == 0)
-		return copy_path(cfg->client_cert, sizeof(cfg->client_cert), dir, v, n);
+		return ks_kv_copy_path(cfg->client_cert, sizeof(cfg->client_cert), dir, v, n);
 	if (strcmp(l->key, "KMIP_CLIENT_KEY") == 0)
-		return copy_path(cfg->client_key, sizeof(cfg->client_key), dir, v, n);
+		return ks_kv_copy_path(cfg->client_key, sizeof(cfg->client_key), dir, v, n);
 	if (strcmp(l->key, "KMIP_CONNECT_TIMEOUT_MS") == 0)
 		return copy_uint(&cfg->connect_timeout_ms, v, n, 100, 600000);
 	if (strcmp(l->key, "KMIP_IO_TIMEOUT_MS") == 0)
@@ -85,39 +57,6 @@ static int apply(struct ks_kms_config *cfg, const char *dir, const struct cfg_li
 	if (strcmp(l->key, "KMIP_RETRIES") == 0)
 		return copy_uint(&cfg->retries, v, n, 0, 10);
 	return 0; /* someone else's key (kms.env has several) */
-}
-
-/* Splits one line (NUL-terminated, no newline) into key and value. Returns
- * 1 (l set), 0 (blank or comment), -EINVAL. */
-static int split_line(char *s, struct cfg_line *l)
-{
-	char *eq;
-	size_t n;
-
-	while (*s == ' ' || *s == '\t')
-		s++;
-	if (*s == '\0' || *s == '#')
-		return 0;
-	if (strncmp(s, "export ", 7) == 0)
-		s += 7;
-	eq = strchr(s, '=');
-	if (!eq || eq == s)
-		return -EINVAL;
-	*eq = '\0';
-	for (char *k = s; *k; k++)
-		if (!((*k >= 'A' && *k <= 'Z') || (*k >= '0' && *k <= '9') || *k == '_'))
-			return -EINVAL;
-	l->key = s;
-	l->val = eq + 1;
-	n = strlen(l->val);
-	while (n > 0 && (l->val[n - 1] == ' ' || l->val[n - 1] == '\t' || l->val[n - 1] == '\r'))
-		n--;
-	if (n >= 2 && (l->val[0] == '"' || l->val[0] == '\'') && l->val[n - 1] == l->val[0]) {
-		l->val++;
-		n -= 2;
-	}
-	l->val_len = n;
-	return 1;
 }
 
 static int read_all(const char *path, char **out)
@@ -167,30 +106,14 @@ static int check_required(const char *path, const struct ks_kms_config *cfg)
 /* Calls fn on each KEY=VALUE line of path (blank lines and comments
  * skipped); a malformed line or fn's error stops the walk with one line on
  * stderr. */
-static int for_each_line(const char *path, int (*fn)(void *ctx, const struct cfg_line *l),
+static int for_each_line(const char *path, int (*fn)(void *ctx, const struct ks_kv_line *l),
 			 void *ctx)
 {
-	char *buf = NULL, *line, *next;
-	unsigned lineno = 0;
+	char *buf = NULL;
 	int ret = read_all(path, &buf);
 
-	for (line = buf; ret == 0 && line && *line; line = next) {
-		struct cfg_line l;
-
-		next = strchr(line, '\n');
-		if (next)
-			*next++ = '\0';
-		lineno++;
-		ret = split_line(line, &l);
-		if (ret == 1)
-			ret = fn(ctx, &l);
-		if (ret < 0)
-			fprintf(stderr,
-				"cloakfs: KMS config %s line %u: not a valid KEY=VALUE line\n",
-				path, lineno);
-		else
-			ret = 0;
-	}
+	if (ret == 0)
+		ret = ks_kv_walk(buf, "KMS config", path, fn, ctx);
 	free(buf);
 	return ret;
 }
@@ -200,7 +123,7 @@ struct load_ctx {
 	char dir[KS_KMS_PATH_MAX + 1];
 };
 
-static int load_line(void *ctx, const struct cfg_line *l)
+static int load_line(void *ctx, const struct ks_kv_line *l)
 {
 	struct load_ctx *c = ctx;
 
@@ -218,8 +141,8 @@ int ks_kms_config_load(const char *path, struct ks_kms_config *cfg)
 	cfg->connect_timeout_ms = 5000;
 	cfg->io_timeout_ms = 10000;
 	cfg->retries = 2;
-	if (copy_str(ctx.dir, sizeof(ctx.dir), slash ? path : ".",
-		     slash ? (size_t)(slash - path) : 1) < 0)
+	if (ks_kv_copy_str(ctx.dir, sizeof(ctx.dir), slash ? path : ".",
+			   slash ? (size_t)(slash - path) : 1) < 0)
 		snprintf(ctx.dir, sizeof(ctx.dir), "/");
 	ret = for_each_line(path, load_line, &ctx);
 	if (ret == 0)
@@ -232,12 +155,13 @@ struct kind_ctx {
 	bool pkcs11_module;
 };
 
-static int kind_line(void *ctx, const struct cfg_line *l)
+static int kind_line(void *ctx, const struct ks_kv_line *l)
 {
 	struct kind_ctx *c = ctx;
 
 	if (strcmp(l->key, "KMS_KIND") == 0)
-		return copy_str(c->kind, sizeof(c->kind), l->val, l->val_len) < 0 ? -EINVAL : 0;
+		return ks_kv_copy_str(c->kind, sizeof(c->kind), l->val, l->val_len) < 0 ? -EINVAL
+											: 0;
 	if (strcmp(l->key, "PKCS11_MODULE") == 0 && l->val_len > 0)
 		c->pkcs11_module = true;
 	return 0;

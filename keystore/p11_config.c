@@ -12,13 +12,8 @@
 #include <unistd.h>
 
 #include "crypto/secmem.h"
+#include "keystore/kv_lines.h"
 #include "keystore/p11_config.h"
-
-struct cfg_line {
-	const char *key;
-	const char *val;
-	size_t val_len;
-};
 
 /* What the lines say beyond cfg: the PIN's whereabouts. pin points into
  * the (secure) file buffer. */
@@ -57,45 +52,22 @@ int ks_p11_mech_parse(const char *s, size_t len, enum ks_p11_mech *out)
 	return -EINVAL;
 }
 
-static int copy_str(char *dst, size_t cap, const char *s, size_t len)
-{
-	if (len == 0 || len >= cap || memchr(s, '\0', len))
-		return -EINVAL;
-	memcpy(dst, s, len);
-	dst[len] = '\0';
-	return 0;
-}
-
-/* A file path; relative ones are taken from the config file's directory. */
-static int copy_path(char *dst, size_t cap, const char *dir, const char *s, size_t len)
-{
-	size_t dlen = strlen(dir);
-
-	if (len > 0 && s[0] == '/')
-		return copy_str(dst, cap, s, len);
-	if (len == 0 || dlen + 1 + len >= cap)
-		return -EINVAL;
-	memcpy(dst, dir, dlen);
-	dst[dlen] = '/';
-	return copy_str(dst + dlen + 1, cap - dlen - 1, s, len);
-}
-
 static int apply(struct ks_p11_config *cfg, struct pin_source *ps, const char *dir,
-		 const struct cfg_line *l)
+		 const struct ks_kv_line *l)
 {
 	const char *v = l->val;
 	size_t n = l->val_len;
 
 	if (strcmp(l->key, "PKCS11_MODULE") == 0)
-		return copy_path(cfg->module, sizeof(cfg->module), dir, v, n);
+		return ks_kv_copy_path(cfg->module, sizeof(cfg->module), dir, v, n);
 	if (strcmp(l->key, "PKCS11_TOKEN_LABEL") == 0)
-		return copy_str(cfg->token, sizeof(cfg->token), v, n);
+		return ks_kv_copy_str(cfg->token, sizeof(cfg->token), v, n);
 	if (strcmp(l->key, "PKCS11_KEK_LABEL") == 0)
-		return copy_str(cfg->key, sizeof(cfg->key), v, n);
+		return ks_kv_copy_str(cfg->key, sizeof(cfg->key), v, n);
 	if (strcmp(l->key, "SOFTHSM2_CONF") == 0)
-		return copy_path(cfg->softhsm2_conf, sizeof(cfg->softhsm2_conf), dir, v, n);
+		return ks_kv_copy_path(cfg->softhsm2_conf, sizeof(cfg->softhsm2_conf), dir, v, n);
 	if (strcmp(l->key, "PKCS11_PIN_FILE") == 0)
-		return copy_path(ps->pin_file, sizeof(ps->pin_file), dir, v, n);
+		return ks_kv_copy_path(ps->pin_file, sizeof(ps->pin_file), dir, v, n);
 	if (strcmp(l->key, "PKCS11_MECHANISM") == 0)
 		return ks_p11_mech_parse(v, n, &cfg->mech);
 	if (strcmp(l->key, "PKCS11_PIN") == 0) {
@@ -108,39 +80,6 @@ static int apply(struct ks_p11_config *cfg, struct pin_source *ps, const char *d
 		return 0;
 	}
 	return 0; /* someone else's key (kms.env has several) */
-}
-
-/* Splits one line (NUL-terminated, no newline) into key and value. Returns
- * 1 (l set), 0 (blank or comment), -EINVAL. */
-static int split_line(char *s, struct cfg_line *l)
-{
-	char *eq;
-	size_t n;
-
-	while (*s == ' ' || *s == '\t')
-		s++;
-	if (*s == '\0' || *s == '#')
-		return 0;
-	if (strncmp(s, "export ", 7) == 0)
-		s += 7;
-	eq = strchr(s, '=');
-	if (!eq || eq == s)
-		return -EINVAL;
-	*eq = '\0';
-	for (char *k = s; *k; k++)
-		if (!((*k >= 'A' && *k <= 'Z') || (*k >= '0' && *k <= '9') || *k == '_'))
-			return -EINVAL;
-	l->key = s;
-	l->val = eq + 1;
-	n = strlen(l->val);
-	while (n > 0 && (l->val[n - 1] == ' ' || l->val[n - 1] == '\t' || l->val[n - 1] == '\r'))
-		n--;
-	if (n >= 2 && (l->val[0] == '"' || l->val[0] == '\'') && l->val[n - 1] == l->val[0]) {
-		l->val++;
-		n -= 2;
-	}
-	l->val_len = n;
-	return 1;
 }
 
 /* Loading the module a config names runs code, and a PIN file's content is
@@ -288,38 +227,31 @@ static int config_dir(const char *path, char dir[KS_P11_PATH_MAX + 1])
 	if (slash == real)
 		slash++; /* a file in / */
 	*slash = '\0';
-	if (copy_str(dir, KS_P11_PATH_MAX + 1, real, strlen(real)) < 0)
+	if (ks_kv_copy_str(dir, KS_P11_PATH_MAX + 1, real, strlen(real)) < 0)
 		ret = -ENAMETOOLONG;
 	free(real);
 	return ret;
 }
 
+struct parse_ctx {
+	struct ks_p11_config *cfg;
+	struct pin_source *ps;
+	const char *dir;
+};
+
+static int parse_line(void *ctx, const struct ks_kv_line *l)
+{
+	struct parse_ctx *c = ctx;
+
+	return apply(c->cfg, c->ps, c->dir, l);
+}
+
 static int parse(const char *path, const char *dir, char *buf, struct ks_p11_config *cfg,
 		 struct pin_source *ps)
 {
-	char *line, *next;
-	unsigned lineno = 0;
-	int ret = 0;
+	struct parse_ctx ctx = {.cfg = cfg, .ps = ps, .dir = dir};
 
-	for (line = buf; ret == 0 && line && *line; line = next) {
-		struct cfg_line l;
-
-		next = strchr(line, '\n');
-		if (next)
-			*next++ = '\0';
-		lineno++;
-		ret = split_line(line, &l);
-		if (ret == 1)
-			ret = apply(cfg, ps, dir, &l);
-		if (ret < 0)
-			fprintf(stderr,
-				"cloakfs: PKCS#11 config %s line %u: not a valid KEY=VALUE line or "
-				"value\n",
-				path, lineno);
-		else
-			ret = 0;
-	}
-	return ret;
+	return ks_kv_walk(buf, "PKCS#11 config", path, parse_line, &ctx);
 }
 
 int ks_p11_config_load(const char *path, struct ks_p11_config *cfg)
