@@ -119,3 +119,23 @@ int ks_json_add_b64(json_object *obj, const char *key, const uint8_t *data, size
 		return -EINVAL;
 	return ks_json_add_str(obj, key, enc);
 }
+
+int ks_json_str_member(json_object *obj, const char *key, size_t max, const char **s)
+{
+	json_object *v;
+	size_t len;
+
+	if (ks_json_member(obj, key, json_type_string, &v) || ks_json_str(v, s, &len) || len == 0 ||
+	    len > max)
+		return -EINVAL;
+	return 0;
+}
+
+int ks_json_b64_member(json_object *obj, const char *key, uint8_t *out, size_t n)
+{
+	json_object *v;
+
+	if (ks_json_member(obj, key, json_type_string, &v) || ks_json_b64(v, out, n))
+		return -EINVAL;
+	return 0;
+}

@@ -20,6 +20,10 @@ int ks_json_str_eq(json_object *v, const char *want);
 int ks_json_b64(json_object *v, uint8_t *out, size_t n);
 /* obj[key], which must exist and have the given type. */
 int ks_json_member(json_object *obj, const char *key, json_type type, json_object **out);
+/* obj[key], a string of 1 to max bytes; *s stays owned by obj. */
+int ks_json_str_member(json_object *obj, const char *key, size_t max, const char **s);
+/* obj[key], a base64url string that decodes to exactly n bytes. */
+int ks_json_b64_member(json_object *obj, const char *key, uint8_t *out, size_t n);
 /* Every key of obj is in the NULL-terminated list allowed (or, if extra is
  * not NULL, in that one). */
 int ks_json_keys_only(json_object *obj, const char *const *allowed, const char *const *extra);

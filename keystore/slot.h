@@ -88,6 +88,15 @@ int ks_slot_hkdf_kek(const char *label, const uint8_t *secret, size_t len,
 		     const uint8_t uuid[CRYPTO_UUID_LEN], uint32_t slot_id,
 		     uint8_t kek[CRYPTO_KEY_LEN]);
 
+/* The AAD with which a key service (KMS, HSM) seals a slot's secret, so a
+ * sealed secret copied to another slot or volume does not open: label ||
+ * UUID || slot id (4 bytes, big-endian). aad has KS_SLOT_AAD_MAX bytes;
+ * returns the length used. */
+#define KS_SLOT_AAD_LABEL_MAX 32
+#define KS_SLOT_AAD_MAX (KS_SLOT_AAD_LABEL_MAX + CRYPTO_UUID_LEN + 4)
+size_t ks_slot_service_aad(const char *label, const uint8_t uuid[CRYPTO_UUID_LEN], uint32_t id,
+			   uint8_t aad[KS_SLOT_AAD_MAX]);
+
 /* The handler of a type name, or NULL. */
 const struct ks_slot_type *ks_slot_type_find(const char *name);
 

@@ -1,5 +1,6 @@
 /* Keyslots whose secret already has full entropy, so HKDF is the whole KDF
- * (docs/FORMAT.md §5.2): the key file slot and the recovery key slot. */
+ * (docs/FORMAT.md §5.2): the key file slot and the recovery key slot, and
+ * the KEKs and AAD of the slots whose secret a key service seals. */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -135,3 +136,18 @@ const struct ks_slot_type ks_slot_recovery = {
     .create = recovery_create,
     .describe = recovery_describe,
 };
+
+size_t ks_slot_service_aad(const char *label, const uint8_t uuid[CRYPTO_UUID_LEN], uint32_t id,
+			   uint8_t aad[KS_SLOT_AAD_MAX])
+{
+	size_t n = strnlen(label, KS_SLOT_AAD_LABEL_MAX);
+
+	memcpy(aad, label, n);
+	memcpy(aad + n, uuid, CRYPTO_UUID_LEN);
+	n += CRYPTO_UUID_LEN;
+	aad[n] = (uint8_t)(id >> 24);
+	aad[n + 1] = (uint8_t)(id >> 16);
+	aad[n + 2] = (uint8_t)(id >> 8);
+	aad[n + 3] = (uint8_t)id;
+	return n + 4;
+}

@@ -21,7 +21,6 @@
 
 #define SECRET_LEN 32
 #define AAD_LABEL "cloakfs v1 kmip-wrap"
-#define AAD_LEN (sizeof(AAD_LABEL) - 1 + CRYPTO_UUID_LEN + 4)
 /* "cloakfs-" UUID "-slot" id "-" time "-" random: well under this. */
 #define KEY_NAME_MAX 128
 
@@ -39,40 +38,25 @@ struct kmip_params {
 	uint8_t tag[KS_KMIP_TAG_LEN];
 };
 
-static int str_member(json_object *obj, const char *name, size_t max, const char **out)
-{
-	json_object *v;
-	size_t len;
-
-	if (ks_json_member(obj, name, json_type_string, &v) || ks_json_str(v, out, &len) ||
-	    len == 0 || len > max)
-		return -EINVAL;
-	return 0;
-}
-
 /* get: the members of a kmip-get slot (no IV, ciphertext, tag). */
 static int kmip_params(json_object *slot, bool get, struct kmip_params *p)
 {
-	json_object *obj, *v;
+	json_object *obj;
 	const char *mode;
 
 	if (ks_json_member(slot, "kmip", json_type_object, &obj) ||
 	    ks_json_keys_only(obj, get ? get_members : kmip_members, NULL))
 		return -EINVAL;
-	if (str_member(obj, "mode", 16, &mode) || strcmp(mode, get ? "get" : "wrap") != 0 ||
-	    str_member(obj, "config", KS_KMS_PATH_MAX, &p->config) || p->config[0] != '/' ||
-	    str_member(obj, "server", KS_KMS_HOST_MAX + 8, &p->server) ||
-	    str_member(obj, "key", KS_KMIP_UID_MAX, &p->key))
+	if (ks_json_str_member(obj, "mode", 16, &mode) || strcmp(mode, get ? "get" : "wrap") != 0 ||
+	    ks_json_str_member(obj, "config", KS_KMS_PATH_MAX, &p->config) || p->config[0] != '/' ||
+	    ks_json_str_member(obj, "server", KS_KMS_HOST_MAX + 8, &p->server) ||
+	    ks_json_str_member(obj, "key", KS_KMIP_UID_MAX, &p->key))
 		return -EINVAL;
 	if (get)
 		return 0;
-	if (ks_json_member(obj, "iv", json_type_string, &v) || ks_json_b64(v, p->iv, sizeof(p->iv)))
-		return -EINVAL;
-	if (ks_json_member(obj, "ciphertext", json_type_string, &v) ||
-	    ks_json_b64(v, p->ct, sizeof(p->ct)))
-		return -EINVAL;
-	if (ks_json_member(obj, "tag", json_type_string, &v) ||
-	    ks_json_b64(v, p->tag, sizeof(p->tag)))
+	if (ks_json_b64_member(obj, "iv", p->iv, sizeof(p->iv)) ||
+	    ks_json_b64_member(obj, "ciphertext", p->ct, sizeof(p->ct)) ||
+	    ks_json_b64_member(obj, "tag", p->tag, sizeof(p->tag)))
 		return -EINVAL;
 	return 0;
 }
@@ -91,20 +75,6 @@ static int get_validate(json_object *slot)
 	return kmip_params(slot, true, &p);
 }
 
-/* "cloakfs v1 kmip-wrap" || UUID || slot id (4 bytes, big-endian). */
-static void make_aad(const uint8_t uuid[CRYPTO_UUID_LEN], uint32_t id, uint8_t aad[AAD_LEN])
-{
-	size_t n = sizeof(AAD_LABEL) - 1;
-
-	memcpy(aad, AAD_LABEL, n);
-	memcpy(aad + n, uuid, CRYPTO_UUID_LEN);
-	n += CRYPTO_UUID_LEN;
-	aad[n] = (uint8_t)(id >> 24);
-	aad[n + 1] = (uint8_t)(id >> 16);
-	aad[n + 2] = (uint8_t)(id >> 8);
-	aad[n + 3] = (uint8_t)id;
-}
-
 static int kek_of(const uint8_t *secret, const uint8_t uuid[CRYPTO_UUID_LEN], uint32_t id,
 		  uint8_t *kek)
 {
@@ -116,7 +86,8 @@ static int kmip_open(const struct ks_slot *slot, const uint8_t uuid[CRYPTO_UUID_
 {
 	struct ks_kms_config cfg;
 	struct kmip_params p;
-	uint8_t aad[AAD_LEN], *sec = NULL, *kek = NULL;
+	uint8_t aad[KS_SLOT_AAD_MAX], *sec = NULL, *kek = NULL;
+	size_t aad_len;
 	int ret;
 
 	if (!secret || secret->kind != KS_SECRET_KMS)
@@ -135,9 +106,8 @@ static int kmip_open(const struct ks_slot *slot, const uint8_t uuid[CRYPTO_UUID_
 		ret = -ENOMEM;
 		goto out;
 	}
-	make_aad(uuid, slot->id, aad);
-	ret =
-	    ks_kmip_decrypt_gcm(&cfg, p.key, p.iv, aad, sizeof(aad), p.ct, SECRET_LEN, p.tag, sec);
+	aad_len = ks_slot_service_aad(AAD_LABEL, uuid, slot->id, aad);
+	ret = ks_kmip_decrypt_gcm(&cfg, p.key, p.iv, aad, aad_len, p.ct, SECRET_LEN, p.tag, sec);
 	if (ret < 0) {
 		fprintf(stderr,
 			"cloakfs: keyslot %u: the KMS did not decrypt its secret (key %s)\n",
@@ -246,16 +216,17 @@ static void report_unused(uint32_t id, bool created, const char *uid)
 static int kms_seal(const struct ks_kms_config *cfg, const char *uid,
 		    const struct ks_slot_new *args, const uint8_t *sec, struct kmip_params *p)
 {
-	uint8_t aad[AAD_LEN], *back = crypto_secure_alloc(SECRET_LEN);
+	uint8_t aad[KS_SLOT_AAD_MAX], *back = crypto_secure_alloc(SECRET_LEN);
+	size_t aad_len;
 	int ret = back ? crypto_random_bytes(p->iv, sizeof(p->iv)) : -ENOMEM;
 
-	make_aad(args->uuid, args->id, aad);
+	aad_len = ks_slot_service_aad(AAD_LABEL, args->uuid, args->id, aad);
 	if (ret == 0)
-		ret = ks_kmip_encrypt_gcm(cfg, uid, p->iv, aad, sizeof(aad), sec, SECRET_LEN, p->ct,
+		ret = ks_kmip_encrypt_gcm(cfg, uid, p->iv, aad, aad_len, sec, SECRET_LEN, p->ct,
 					  p->tag);
 	if (ret == 0)
-		ret = ks_kmip_decrypt_gcm(cfg, uid, p->iv, aad, sizeof(aad), p->ct, SECRET_LEN,
-					  p->tag, back);
+		ret = ks_kmip_decrypt_gcm(cfg, uid, p->iv, aad, aad_len, p->ct, SECRET_LEN, p->tag,
+					  back);
 	if (ret == 0 && !crypto_memeq(back, sec, SECRET_LEN))
 		ret = -EIO;
 	crypto_secure_free(back);

@@ -16,7 +16,6 @@
 #include "keystore/slot.h"
 
 #define AAD_LABEL "cloakfs v1 pkcs11"
-#define AAD_LEN (sizeof(AAD_LABEL) - 1 + CRYPTO_UUID_LEN + 4)
 
 static const char *const p11_fields[] = {"pkcs11", NULL};
 static const char *const gcm_members[] = {"config", "module",	  "token", "key", "mechanism",
@@ -36,26 +35,6 @@ struct p11_params {
 	uint8_t wrapped[KS_P11_WRAPPED_LEN];
 };
 
-static int str_member(json_object *obj, const char *name, size_t max, const char **out)
-{
-	json_object *v;
-	size_t len;
-
-	if (ks_json_member(obj, name, json_type_string, &v) || ks_json_str(v, out, &len) ||
-	    len == 0 || len > max)
-		return -EINVAL;
-	return 0;
-}
-
-static int b64_member(json_object *obj, const char *name, uint8_t *out, size_t len)
-{
-	json_object *v;
-
-	if (ks_json_member(obj, name, json_type_string, &v) || ks_json_b64(v, out, len))
-		return -EINVAL;
-	return 0;
-}
-
 static int p11_params(json_object *slot, struct p11_params *p)
 {
 	json_object *obj;
@@ -63,22 +42,22 @@ static int p11_params(json_object *slot, struct p11_params *p)
 
 	if (ks_json_member(slot, "pkcs11", json_type_object, &obj))
 		return -EINVAL;
-	if (str_member(obj, "config", KS_P11_PATH_MAX, &p->config) || p->config[0] != '/' ||
-	    str_member(obj, "module", KS_P11_PATH_MAX, &p->module) || p->module[0] != '/' ||
-	    str_member(obj, "token", KS_P11_TOKEN_LABEL_MAX, &p->token) ||
-	    str_member(obj, "key", KS_P11_KEY_LABEL_MAX, &p->key) ||
-	    str_member(obj, "mechanism", 32, &mech) ||
+	if (ks_json_str_member(obj, "config", KS_P11_PATH_MAX, &p->config) || p->config[0] != '/' ||
+	    ks_json_str_member(obj, "module", KS_P11_PATH_MAX, &p->module) || p->module[0] != '/' ||
+	    ks_json_str_member(obj, "token", KS_P11_TOKEN_LABEL_MAX, &p->token) ||
+	    ks_json_str_member(obj, "key", KS_P11_KEY_LABEL_MAX, &p->key) ||
+	    ks_json_str_member(obj, "mechanism", 32, &mech) ||
 	    ks_p11_mech_parse(mech, strlen(mech), &p->mech))
 		return -EINVAL;
 	if (p->mech == KS_P11_AES_KEY_WRAP_PAD)
 		return ks_json_keys_only(obj, wrap_members, NULL) ||
-			       b64_member(obj, "wrapped", p->wrapped, sizeof(p->wrapped))
+			       ks_json_b64_member(obj, "wrapped", p->wrapped, sizeof(p->wrapped))
 			   ? -EINVAL
 			   : 0;
 	if (ks_json_keys_only(obj, gcm_members, NULL) ||
-	    b64_member(obj, "iv", p->iv, sizeof(p->iv)) ||
-	    b64_member(obj, "ciphertext", p->ct, sizeof(p->ct)) ||
-	    b64_member(obj, "tag", p->tag, sizeof(p->tag)))
+	    ks_json_b64_member(obj, "iv", p->iv, sizeof(p->iv)) ||
+	    ks_json_b64_member(obj, "ciphertext", p->ct, sizeof(p->ct)) ||
+	    ks_json_b64_member(obj, "tag", p->tag, sizeof(p->tag)))
 		return -EINVAL;
 	return 0;
 }
@@ -88,20 +67,6 @@ static int p11_validate(json_object *slot)
 	struct p11_params p;
 
 	return p11_params(slot, &p);
-}
-
-/* "cloakfs v1 pkcs11" || UUID || slot id (4 bytes, big-endian). */
-static void make_aad(const uint8_t uuid[CRYPTO_UUID_LEN], uint32_t id, uint8_t aad[AAD_LEN])
-{
-	size_t n = sizeof(AAD_LABEL) - 1;
-
-	memcpy(aad, AAD_LABEL, n);
-	memcpy(aad + n, uuid, CRYPTO_UUID_LEN);
-	n += CRYPTO_UUID_LEN;
-	aad[n] = (uint8_t)(id >> 24);
-	aad[n + 1] = (uint8_t)(id >> 16);
-	aad[n + 2] = (uint8_t)(id >> 8);
-	aad[n + 3] = (uint8_t)id;
 }
 
 /* The slot says which module, token and key; the config gives the PIN and
@@ -126,12 +91,13 @@ static int hsm_unseal(const struct ks_p11_target *t, const struct p11_params *p,
 		      const uint8_t uuid[CRYPTO_UUID_LEN], uint8_t *sec)
 {
 	struct ks_p11 *h = NULL;
-	uint8_t aad[AAD_LEN];
+	uint8_t aad[KS_SLOT_AAD_MAX];
+	size_t aad_len;
 	int ret = ks_p11_open(t, &h);
 
-	make_aad(uuid, t->slot_id, aad);
+	aad_len = ks_slot_service_aad(AAD_LABEL, uuid, t->slot_id, aad);
 	if (ret == 0 && p->mech == KS_P11_AES_GCM)
-		ret = ks_p11_gcm_decrypt(h, p->iv, aad, sizeof(aad), p->ct, p->tag, sec);
+		ret = ks_p11_gcm_decrypt(h, p->iv, aad, aad_len, p->ct, p->tag, sec);
 	else if (ret == 0)
 		ret = ks_p11_unwrap(h, p->wrapped, sec);
 	ks_p11_close(h);
@@ -144,20 +110,21 @@ static int hsm_seal(const struct ks_p11_target *t, struct p11_params *p,
 		    const uint8_t uuid[CRYPTO_UUID_LEN], const uint8_t *sec)
 {
 	struct ks_p11 *h = NULL;
-	uint8_t aad[AAD_LEN], *back = crypto_secure_alloc(KS_P11_SECRET_LEN);
+	uint8_t aad[KS_SLOT_AAD_MAX], *back = crypto_secure_alloc(KS_P11_SECRET_LEN);
+	size_t aad_len;
 	int ret = back ? 0 : -ENOMEM;
 
-	make_aad(uuid, t->slot_id, aad);
+	aad_len = ks_slot_service_aad(AAD_LABEL, uuid, t->slot_id, aad);
 	if (ret == 0 && p->mech == KS_P11_AES_GCM)
 		ret = crypto_random_bytes(p->iv, sizeof(p->iv));
 	if (ret == 0)
 		ret = ks_p11_open(t, &h);
 	if (ret == 0 && p->mech == KS_P11_AES_GCM)
-		ret = ks_p11_gcm_encrypt(h, p->iv, aad, sizeof(aad), sec, p->ct, p->tag);
+		ret = ks_p11_gcm_encrypt(h, p->iv, aad, aad_len, sec, p->ct, p->tag);
 	else if (ret == 0)
 		ret = ks_p11_wrap(h, sec, p->wrapped);
 	if (ret == 0 && p->mech == KS_P11_AES_GCM)
-		ret = ks_p11_gcm_decrypt(h, p->iv, aad, sizeof(aad), p->ct, p->tag, back);
+		ret = ks_p11_gcm_decrypt(h, p->iv, aad, aad_len, p->ct, p->tag, back);
 	else if (ret == 0)
 		ret = ks_p11_unwrap(h, p->wrapped, back);
 	if (ret == 0 && !crypto_memeq(back, sec, KS_P11_SECRET_LEN)) {
