@@ -5,9 +5,13 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/file.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "tools/volume_lock.h"
+
+#define LOCK_WAIT_MS 3000
+#define LOCK_POLL_MS 20
 
 int tool_volume_lock(const char *cipherdir, bool exclusive)
 {
@@ -16,9 +20,17 @@ int tool_volume_lock(const char *cipherdir, bool exclusive)
 
 	if (fd < 0)
 		return -errno;
-	if (flock(fd, (exclusive ? LOCK_EX : LOCK_SH) | LOCK_NB) == 0)
-		return fd;
-	err = errno;
+	/* A daemon whose mount was just taken down still holds the lock for
+	 * the moment it takes to exit: a remount or fsck right after umount
+	 * waits for that instead of failing. */
+	for (unsigned waited_ms = 0;; waited_ms += LOCK_POLL_MS) {
+		if (flock(fd, (exclusive ? LOCK_EX : LOCK_SH) | LOCK_NB) == 0)
+			return fd;
+		err = errno;
+		if (err != EWOULDBLOCK || waited_ms >= LOCK_WAIT_MS)
+			break;
+		nanosleep(&(struct timespec){.tv_nsec = LOCK_POLL_MS * 1000000L}, NULL);
+	}
 	if (err == EWOULDBLOCK) {
 		close(fd);
 		return -EBUSY;

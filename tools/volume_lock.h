@@ -8,7 +8,8 @@
 
 #include <stdbool.h>
 
-/* Opens cipherdir and takes the lock without waiting. Returns an fd that
+/* Opens cipherdir and takes the lock, waiting up to 3 s for a daemon that
+ * is exiting after its unmount. Returns an fd that
  * holds the lock until closed (a fork shares it: the lock lasts while any
  * copy is open), -EBUSY if another process holds a conflicting lock, or
  * another -errno. A file system without flock support (some network file
