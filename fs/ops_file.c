@@ -1,4 +1,4 @@
-/* Regular files: create, open, read, write, flush, release, fsync, fallocate,
+/* Regular files: create, open, read, write, release, fsync, fallocate,
  * lseek and truncation. Each handle has its own backing fd; the handles of a
  * node share its fs_content under the node's rwlock. */
 #include <errno.h>
@@ -312,13 +312,6 @@ void fs_op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, o
 	} else {
 		fuse_reply_write(req, (size_t)r);
 	}
-}
-
-void fs_op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
-{
-	(void)ino;
-	(void)fi;
-	fuse_reply_err(req, 0);
 }
 
 static void handle_free(struct fs_daemon *fs, struct fs_handle *h)
