@@ -107,60 +107,6 @@ static int parse_args(int argc, char **argv, struct fsck_args *a)
 	return 0;
 }
 
-/* /proc/self/mountinfo escapes space, tab, newline and backslash as \ooo. */
-static void unescape(char *s)
-{
-	char *o = s;
-	for (; *s; s++) {
-		if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' && s[2] >= '0' && s[2] <= '7' &&
-		    s[3] >= '0' && s[3] <= '7') {
-			*o++ = (char)((s[1] - '0') * 64 + (s[2] - '0') * 8 + (s[3] - '0'));
-			s += 3;
-		} else {
-			*o++ = *s;
-		}
-	}
-	*o = '\0';
-}
-
-/* The daemon names its mount fuse.cloakfs with CIPHERDIR's absolute path as
- * source (unless -o fsname= changed it). Returns true and the mount point. */
-static bool find_mount(const char *abs, char *mnt, size_t cap)
-{
-	FILE *f = fopen("/proc/self/mountinfo", "re");
-	char *line = NULL;
-	size_t n = 0;
-	bool found = false;
-
-	if (f == NULL)
-		return false;
-	while (!found && getline(&line, &n, f) > 0) {
-		char *sep = strstr(line, " - "), *save = NULL, *fields[6] = {0};
-		char *type, *src;
-		int k = 0;
-
-		if (sep == NULL)
-			continue;
-		*sep = '\0';
-		for (char *t = strtok_r(line, " ", &save); t && k < 6;
-		     t = strtok_r(NULL, " ", &save))
-			fields[k++] = t;
-		type = strtok_r(sep + 3, " ", &save);
-		src = strtok_r(NULL, " ", &save);
-		if (k < 5 || !type || !src || strcmp(type, "fuse.cloakfs") != 0)
-			continue;
-		unescape(src);
-		if (strcmp(src, abs) == 0) {
-			unescape(fields[4]);
-			snprintf(mnt, cap, "%s", fields[4]);
-			found = true;
-		}
-	}
-	free(line);
-	fclose(f);
-	return found;
-}
-
 static const char *error_text(int err)
 {
 	switch (err) {
@@ -271,7 +217,7 @@ int tool_cmd_fsck(int argc, char **argv)
 		return FSCK_EXIT_USAGE;
 	if (realpath(a.cipherdir, abs) == NULL)
 		return operational(&a, -errno, NULL);
-	if (find_mount(abs, mnt, sizeof(mnt))) {
+	if (tool_find_mount(abs, mnt, sizeof(mnt))) {
 		char msg[3 * PATH_MAX + 200];
 		snprintf(msg, sizeof(msg),
 			 "%s is mounted on %s by a cloakfs daemon: unmount it first ('cloakfs "
