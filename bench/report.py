@@ -276,6 +276,9 @@ cloakfs uses less).
 
 {chr(10).join(lines)}
 
+Where each figure comes from, what bounds it on this kind of machine, and
+what was changed to get there: [PERFORMANCE-ANALYSIS.md](PERFORMANCE-ANALYSIS.md).
+
 ![Speed relative to FUSE passthrough]({png_name})
 
 ## Every repetition
