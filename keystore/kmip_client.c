@@ -207,7 +207,9 @@ static int simple_op(const struct ks_kms_config *cfg, uint32_t op, const char *u
 	enc_uid(&e, uid);
 	if (op == OP_REVOKE) {
 		kmip_enc_begin(&e, KMIP_TAG_REVOCATION_REASON);
-		kmip_enc_enum(&e, KMIP_TAG_REVOCATION_REASON_CODE, 1); /* Unspecified */
+		/* Superseded: cloakfs revokes a key it has replaced (keyslot
+		 * rotate --revoke-old), which is what a KMS audit log should say. */
+		kmip_enc_enum(&e, KMIP_TAG_REVOCATION_REASON_CODE, 5);
 		kmip_enc_end(&e);
 	}
 	ret = call(cfg, op, &e, &resp, &payload);

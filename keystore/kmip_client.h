@@ -33,7 +33,8 @@
 int ks_kmip_create_aes256(const struct ks_kms_config *cfg, const char *name,
 			  char uid[KS_KMIP_UID_MAX + 1]);
 int ks_kmip_activate(const struct ks_kms_config *cfg, const char *uid);
-/* Revoke with reason Unspecified; then Destroy may follow. */
+/* Revoke with reason Superseded (the key was replaced); then Destroy may
+ * follow. */
 int ks_kmip_revoke(const struct ks_kms_config *cfg, const char *uid);
 int ks_kmip_destroy(const struct ks_kms_config *cfg, const char *uid);
 /* The first key named name. */
