@@ -137,14 +137,17 @@ static int hsm_seal(const struct ks_p11_target *t, struct p11_params *p,
 	return ret < 0 && ret != -ENOMEM ? -ECHILD : ret;
 }
 
-/* The PIN: the one the user gave, else the config's. */
+/* The PIN: the config's, else the one the user typed. A typed PIN was asked
+ * for a token whose config has none, so a slot whose config has its own
+ * never gets it (-EKEYREJECTED): a failed login with it would count against
+ * that other token's PIN retry counter. */
 static int pin_of(const struct ks_secret *secret, const struct ks_p11_config *cfg, uint32_t id,
 		  const char *token, const char *config, const uint8_t **pin, size_t *len)
 {
 	if (secret && secret->data) {
 		if (secret->kind != KS_SECRET_KMS || secret->len == 0 ||
-		    secret->len > KS_P11_PIN_MAX)
-			return -EINVAL;
+		    secret->len > KS_P11_PIN_MAX || cfg->pin)
+			return -EKEYREJECTED;
 		*pin = secret->data;
 		*len = secret->len;
 		return 0;
@@ -213,8 +216,6 @@ static int p11_open(const struct ks_slot *slot, const uint8_t uuid[CRYPTO_UUID_L
 	ret = module_allowed(&p, &cfg, slot->id);
 	if (ret == 0)
 		ret = pin_of(secret, &cfg, slot->id, p.token, p.config, &pin, &pin_len);
-	if (ret == -EINVAL)
-		ret = -EKEYREJECTED; /* not a PIN: some other service's secret */
 	sec = crypto_secure_alloc(KS_P11_SECRET_LEN);
 	kek = crypto_secure_alloc(CRYPTO_KEY_LEN);
 	if (ret == 0 && (!sec || !kek))
@@ -312,6 +313,8 @@ static int p11_create(json_object *slot, const struct ks_slot_new *args,
 		ret = new_params(args, config, &cfg, &p);
 	if (ret == 0)
 		ret = pin_of(args->secret, &cfg, args->id, p.token, config, &pin, &pin_len);
+	if (ret == -EKEYREJECTED)
+		ret = -EINVAL; /* a PIN typed although the config holds one */
 	sec = crypto_secure_alloc(KS_P11_SECRET_LEN);
 	kek = crypto_secure_alloc(CRYPTO_KEY_LEN);
 	if (ret == 0 && (!sec || !kek))

@@ -221,9 +221,12 @@ static void missing_pin_is_enokey(void **state)
 	assert_non_null(strstr(err, "keyslot 2: cannot use the PKCS#11 module"));
 	assert_int_equal(unlock_kms(dir, NULL, 1, err, sizeof(err)), -ENOKEY);
 	assert_int_equal(unlock_kms(dir, NULL, 2, err, sizeof(err)), -ECHILD);
-	/* A PIN given: slot 1 gets as far as its (missing) module too. */
+	/* A PIN given: slot 1 gets as far as its (missing) module too; slot 2
+	 * has its own PIN in its config and never sees the typed one. */
 	assert_int_equal(unlock_kms(dir, "1234", -1, err, sizeof(err)), -ECHILD);
 	assert_non_null(strstr(err, "keyslot 1: cannot use the PKCS#11 module"));
+	assert_null(strstr(err, "keyslot 2:"));
+	assert_int_equal(unlock_kms(dir, "1234", 2, err, sizeof(err)), -EKEYREJECTED);
 	/* Other kinds of secret never reach a pkcs11 slot. */
 	assert_int_equal(ks_t_open(dir, "wrong", -1), -EKEYREJECTED);
 }
