@@ -364,9 +364,12 @@ static int gcm_call(const struct ks_kms_config *cfg, uint32_t op, struct kmip_en
 	return ret;
 }
 
-int ks_kmip_encrypt_gcm(const struct ks_kms_config *cfg, const char *uid,
-			const uint8_t iv[KS_KMIP_IV_LEN], const uint8_t *aad, size_t aad_len,
-			const uint8_t *pt, size_t len, uint8_t *ct, uint8_t tag[KS_KMIP_TAG_LEN])
+/* Encrypt or Decrypt of len bytes with AES-256-GCM: tag_in is the tag to
+ * check (Decrypt), tag_out receives the tag made (Encrypt). */
+static int gcm_op(const struct ks_kms_config *cfg, uint32_t op, const char *uid,
+		  const uint8_t iv[KS_KMIP_IV_LEN], const uint8_t *aad, size_t aad_len,
+		  const uint8_t *in, size_t len, const uint8_t *tag_in, uint8_t *out,
+		  uint8_t *tag_out)
 {
 	uint8_t *req = crypto_secure_alloc(MSG_MAX);
 	struct kmip_enc e;
@@ -379,10 +382,19 @@ int ks_kmip_encrypt_gcm(const struct ks_kms_config *cfg, const char *uid,
 	if (!req)
 		return -ENOMEM;
 	kmip_enc_init(&e, req, MSG_MAX);
-	enc_gcm(&e, OP_ENCRYPT, uid, iv, aad, aad_len, pt, len);
-	ret = gcm_call(cfg, OP_ENCRYPT, &e, len, ct, tag);
+	enc_gcm(&e, op, uid, iv, aad, aad_len, in, len);
+	if (tag_in)
+		kmip_enc_bytes(&e, KMIP_TAG_AEAD_TAG, tag_in, KS_KMIP_TAG_LEN);
+	ret = gcm_call(cfg, op, &e, len, out, tag_out);
 	crypto_secure_free(req);
 	return ret;
+}
+
+int ks_kmip_encrypt_gcm(const struct ks_kms_config *cfg, const char *uid,
+			const uint8_t iv[KS_KMIP_IV_LEN], const uint8_t *aad, size_t aad_len,
+			const uint8_t *pt, size_t len, uint8_t *ct, uint8_t tag[KS_KMIP_TAG_LEN])
+{
+	return gcm_op(cfg, OP_ENCRYPT, uid, iv, aad, aad_len, pt, len, NULL, ct, tag);
 }
 
 int ks_kmip_decrypt_gcm(const struct ks_kms_config *cfg, const char *uid,
@@ -390,20 +402,5 @@ int ks_kmip_decrypt_gcm(const struct ks_kms_config *cfg, const char *uid,
 			const uint8_t *ct, size_t len, const uint8_t tag[KS_KMIP_TAG_LEN],
 			uint8_t *pt)
 {
-	uint8_t *req = crypto_secure_alloc(MSG_MAX);
-	struct kmip_enc e;
-	int ret;
-
-	if (!uid_ok(uid) || len == 0 || len > KS_KMIP_DATA_MAX || aad_len > KS_KMIP_DATA_MAX) {
-		crypto_secure_free(req);
-		return -EINVAL;
-	}
-	if (!req)
-		return -ENOMEM;
-	kmip_enc_init(&e, req, MSG_MAX);
-	enc_gcm(&e, OP_DECRYPT, uid, iv, aad, aad_len, ct, len);
-	kmip_enc_bytes(&e, KMIP_TAG_AEAD_TAG, tag, KS_KMIP_TAG_LEN);
-	ret = gcm_call(cfg, OP_DECRYPT, &e, len, pt, NULL);
-	crypto_secure_free(req);
-	return ret;
+	return gcm_op(cfg, OP_DECRYPT, uid, iv, aad, aad_len, ct, len, tag, pt, NULL);
 }

@@ -8,15 +8,32 @@
 #include "crypto/secmem.h"
 #include "keystore/p11_module_priv.h"
 
+/* The token's answer: its CKR code, or an output of the wrong length. */
+static void why_failed(CK_RV rv, CK_ULONG len, char *why, size_t cap)
+{
+	if (rv == CKR_OK)
+		snprintf(why, cap, "unexpected output length %lu", (unsigned long)len);
+	else
+		ks_p11_rv_str(rv, why, cap);
+}
+
+/* AES-GCM with a 12-byte IV, the AAD and a 16-byte tag. */
+static CK_GCM_PARAMS gcm_params(const uint8_t *iv, const uint8_t *aad, size_t aad_len)
+{
+	return (CK_GCM_PARAMS){.pIv = (CK_BYTE_PTR)iv,
+			       .ulIvLen = KS_P11_IV_LEN,
+			       .ulIvBits = KS_P11_IV_LEN * 8,
+			       .pAAD = (CK_BYTE_PTR)aad,
+			       .ulAADLen = aad_len,
+			       .ulTagBits = KS_P11_TAG_LEN * 8};
+}
+
 /* A failed operation: which one, on which key, and the token's answer. */
 static int op_failed(const struct ks_p11 *p, const char *op, CK_RV rv, CK_ULONG len)
 {
 	char why[160];
 
-	if (rv == CKR_OK)
-		snprintf(why, sizeof(why), "unexpected output length %lu", (unsigned long)len);
-	else
-		ks_p11_rv_str(rv, why, sizeof(why));
+	why_failed(rv, len, why, sizeof(why));
 	ks_p11_err(p->slot_id, "token '%s' did not %s with key '%s': %s", p->token, op,
 		   p->key_label, why);
 	return rv == CKR_MECHANISM_INVALID ? -ENOTSUP : -EIO;
@@ -26,12 +43,7 @@ int ks_p11_gcm_encrypt(struct ks_p11 *p, const uint8_t iv[KS_P11_IV_LEN], const 
 		       size_t aad_len, const uint8_t in[KS_P11_SECRET_LEN],
 		       uint8_t ct[KS_P11_SECRET_LEN], uint8_t tag[KS_P11_TAG_LEN])
 {
-	CK_GCM_PARAMS gp = {.pIv = (CK_BYTE_PTR)iv,
-			    .ulIvLen = KS_P11_IV_LEN,
-			    .ulIvBits = KS_P11_IV_LEN * 8,
-			    .pAAD = (CK_BYTE_PTR)aad,
-			    .ulAADLen = aad_len,
-			    .ulTagBits = KS_P11_TAG_LEN * 8};
+	CK_GCM_PARAMS gp = gcm_params(iv, aad, aad_len);
 	CK_MECHANISM m = {CKM_AES_GCM, &gp, sizeof(gp)};
 	uint8_t out[P11_BUF_LEN];
 	CK_ULONG len = sizeof(out);
@@ -55,10 +67,7 @@ static int open_failed(const struct ks_p11 *p, const char *op, CK_RV rv, CK_ULON
 {
 	char why[160];
 
-	if (rv == CKR_OK)
-		snprintf(why, sizeof(why), "unexpected output length %lu", (unsigned long)len);
-	else
-		ks_p11_rv_str(rv, why, sizeof(why));
+	why_failed(rv, len, why, sizeof(why));
 	ks_p11_err(
 	    p->slot_id,
 	    "token '%s' did not %s the slot secret with key '%s' (%s): the slot was altered, "
@@ -71,12 +80,7 @@ int ks_p11_gcm_decrypt(struct ks_p11 *p, const uint8_t iv[KS_P11_IV_LEN], const 
 		       size_t aad_len, const uint8_t ct[KS_P11_SECRET_LEN],
 		       const uint8_t tag[KS_P11_TAG_LEN], uint8_t out[KS_P11_SECRET_LEN])
 {
-	CK_GCM_PARAMS gp = {.pIv = (CK_BYTE_PTR)iv,
-			    .ulIvLen = KS_P11_IV_LEN,
-			    .ulIvBits = KS_P11_IV_LEN * 8,
-			    .pAAD = (CK_BYTE_PTR)aad,
-			    .ulAADLen = aad_len,
-			    .ulTagBits = KS_P11_TAG_LEN * 8};
+	CK_GCM_PARAMS gp = gcm_params(iv, aad, aad_len);
 	CK_MECHANISM m = {CKM_AES_GCM, &gp, sizeof(gp)};
 	uint8_t in[KS_P11_SECRET_LEN + KS_P11_TAG_LEN], *buf = crypto_secure_alloc(P11_BUF_LEN);
 	CK_ULONG len = P11_BUF_LEN;

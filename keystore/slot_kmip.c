@@ -81,6 +81,26 @@ static int kek_of(const uint8_t *secret, const uint8_t uuid[CRYPTO_UUID_LEN], ui
 	return ks_slot_hkdf_kek(ks_slot_kmip_wrap.name, secret, SECRET_LEN, uuid, id, kek);
 }
 
+/* What opening a kmip slot starts with: the secret kind, the slot's
+ * members and its KMS client config. get: a kmip-get slot. */
+static int open_params(const struct ks_slot *slot, const struct ks_secret *secret, bool get,
+		       struct kmip_params *p, struct ks_kms_config *cfg)
+{
+	int ret;
+
+	if (!secret || secret->kind != KS_SECRET_KMS)
+		return -EKEYREJECTED;
+	if (kmip_params(slot->obj, get, p) < 0)
+		return -EINVAL;
+	ret = ks_kms_config_load(p->config, cfg);
+	if (ret < 0) {
+		fprintf(stderr, "cloakfs: keyslot %u: cannot read the KMS config %s: %s\n",
+			slot->id, p->config, strerror(-ret));
+		return -ECHILD;
+	}
+	return 0;
+}
+
 static int kmip_open(const struct ks_slot *slot, const uint8_t uuid[CRYPTO_UUID_LEN],
 		     const struct ks_secret *secret, uint8_t vmk[CRYPTO_VMK_LEN])
 {
@@ -90,16 +110,9 @@ static int kmip_open(const struct ks_slot *slot, const uint8_t uuid[CRYPTO_UUID_
 	size_t aad_len;
 	int ret;
 
-	if (!secret || secret->kind != KS_SECRET_KMS)
-		return -EKEYREJECTED;
-	if (kmip_params(slot->obj, false, &p) < 0)
-		return -EINVAL;
-	ret = ks_kms_config_load(p.config, &cfg);
-	if (ret < 0) {
-		fprintf(stderr, "cloakfs: keyslot %u: cannot read the KMS config %s: %s\n",
-			slot->id, p.config, strerror(-ret));
-		return -ECHILD;
-	}
+	ret = open_params(slot, secret, false, &p, &cfg);
+	if (ret < 0)
+		return ret;
 	sec = crypto_secure_alloc(SECRET_LEN);
 	kek = crypto_secure_alloc(CRYPTO_KEY_LEN);
 	if (!sec || !kek) {
@@ -315,16 +328,9 @@ static int get_open(const struct ks_slot *slot, const uint8_t uuid[CRYPTO_UUID_L
 	uint8_t *kek = NULL;
 	int ret;
 
-	if (!secret || secret->kind != KS_SECRET_KMS)
-		return -EKEYREJECTED;
-	if (kmip_params(slot->obj, true, &p) < 0)
-		return -EINVAL;
-	ret = ks_kms_config_load(p.config, &cfg);
-	if (ret < 0) {
-		fprintf(stderr, "cloakfs: keyslot %u: cannot read the KMS config %s: %s\n",
-			slot->id, p.config, strerror(-ret));
-		return -ECHILD;
-	}
+	ret = open_params(slot, secret, true, &p, &cfg);
+	if (ret < 0)
+		return ret;
 	kek = crypto_secure_alloc(CRYPTO_KEY_LEN);
 	ret = kek ? get_kek(&cfg, p.key, uuid, slot->id, kek) : -ENOMEM;
 	if (ret == -ECHILD)
