@@ -75,6 +75,7 @@ const struct fuse_lowlevel_ops fs_ops = {
     .releasedir = fs_op_releasedir,
     .fsyncdir = fs_op_fsyncdir,
     .statfs = fs_op_statfs,
+    .access = fs_op_access,
     .setxattr = fs_op_setxattr,
     .getxattr = fs_op_getxattr,
     .listxattr = fs_op_listxattr,
@@ -111,8 +112,16 @@ static struct fuse_session *session_new(struct fs_daemon *fs)
 	struct fuse_session *se;
 
 	opt_append(opts, sizeof(opts), o->fsname ? o->fsname : o->cipherdir, true);
-	/* The kernel checks permissions from the attributes we report. */
-	opt_append(opts, sizeof(opts), ",subtype=cloakfs,default_permissions", false);
+	opt_append(opts, sizeof(opts), ",subtype=cloakfs", false);
+	/* With allow_other, other users reach the mount, and the daemon (often
+	 * root) must not decide for them: the kernel checks every access
+	 * against the mode and owner we report. Without it only the mounting
+	 * user gets in (the kernel refuses every other uid), and the daemon
+	 * runs as that user, so the backing file system's own checks are the
+	 * same checks; the kernel's would cost a GETATTR of the directory
+	 * after every unlink, create and rename in it. */
+	if (o->allow_other || o->default_permissions)
+		opt_append(opts, sizeof(opts), ",default_permissions", false);
 	if (o->allow_other)
 		opt_append(opts, sizeof(opts), ",allow_other", false);
 	if (o->ro)

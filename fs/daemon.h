@@ -15,6 +15,9 @@ struct fs_mount_opts {
 	bool debug;
 	bool ro;
 	bool allow_other;
+	/* Let the kernel check permissions against the reported attributes.
+	 * Always on with allow_other; asked for explicitly otherwise. */
+	bool default_permissions;
 	bool writeback_cache;
 	double attr_timeout;  /* seconds */
 	double entry_timeout; /* seconds */

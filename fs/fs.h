@@ -178,6 +178,7 @@ void fs_op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
 void fs_op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int valid,
 		   struct fuse_file_info *fi);
 void fs_op_statfs(fuse_req_t req, fuse_ino_t ino);
+void fs_op_access(fuse_req_t req, fuse_ino_t ino, int mask);
 
 /* ops_dir.c */
 /* 0 if the backing directory fd (O_RDONLY) holds no entries besides its

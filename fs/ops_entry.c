@@ -2,10 +2,13 @@
  * attribute translation (plaintext sizes) they share with the other ops. */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/statvfs.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "crypto/content.h"
@@ -201,15 +204,28 @@ void fs_op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	fuse_reply_attr(req, &st, fs->opts.attr_timeout);
 }
 
-/* chmod without following symlinks: through an O_PATH fd's /proc link. */
+#ifndef SYS_fchmodat2
+#define SYS_fchmodat2 452 /* Linux 6.6; the same number on every architecture */
+#endif
+
+/* chmod without following symlinks: fchmodat2 with AT_SYMLINK_NOFOLLOW in
+ * one call, or, before Linux 6.6, through an O_PATH fd's /proc link. */
 static int chmod_loc(struct fs_loc *loc, struct fs_node *n, mode_t mode)
 {
+	static atomic_bool no_fchmodat2;
 	char proc[64];
 	struct stat st;
 	int fd = loc->fd, ret = 0;
 
 	if (n->type == S_IFLNK)
 		return -EOPNOTSUPP;
+	if (!loc->self && !atomic_load_explicit(&no_fchmodat2, memory_order_relaxed)) {
+		if (syscall(SYS_fchmodat2, loc->fd, loc->name, mode, AT_SYMLINK_NOFOLLOW) == 0)
+			return 0;
+		if (errno != ENOSYS)
+			return -errno;
+		atomic_store_explicit(&no_fchmodat2, true, memory_order_relaxed);
+	}
 	if (!loc->self) {
 		fd = openat(loc->fd, loc->name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
 		if (fd < 0)
@@ -284,6 +300,7 @@ static int do_setattr(struct fs_daemon *fs, struct fs_node *n, struct stat *attr
 {
 	struct fs_handle *h = handle_of(n, fi);
 	struct fs_loc loc = {.fd = -1};
+	bool st_known; /* loc.st holds the file's attributes from before */
 	int ret = 0;
 
 	if (!h) {
@@ -293,6 +310,7 @@ static int do_setattr(struct fs_daemon *fs, struct fs_node *n, struct stat *attr
 		if (ret != 0)
 			return ret;
 	}
+	st_known = !h && loc.fd >= 0 && !loc.self;
 	if (valid & FUSE_SET_ATTR_MODE) {
 		if (h)
 			ret = fchmod(h->fd, attr->st_mode & 07777) == 0 ? 0 : -errno;
@@ -330,8 +348,11 @@ static int do_setattr(struct fs_daemon *fs, struct fs_node *n, struct stat *attr
 		if (ret != 0)
 			goto out;
 	}
-	/* chown, or truncate by a caller without CAP_FSETID (killpriv.c). */
-	if (n->type == S_IFREG && fs_req_kill_suidgid())
+	/* chown, or truncate by a caller without CAP_FSETID (killpriv.c). A
+	 * located file's mode was read just before: with no set-id bit then,
+	 * and no chmod in this request, there is none to clear. */
+	if (n->type == S_IFREG && fs_req_kill_suidgid() &&
+	    !(st_known && !(valid & FUSE_SET_ATTR_MODE) && !(loc.st.st_mode & (S_ISUID | S_ISGID))))
 		ret = kill_suidgid(fs, n, h, &loc);
 out:
 	fs_loc_release(fs, &loc);
@@ -349,6 +370,29 @@ void fs_op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int valid,
 		return;
 	}
 	fs_op_getattr(req, ino, handle_of(n, fi) ? fi : NULL);
+}
+
+/* access(2) and chdir. Without default_permissions the kernel asks us; the
+ * backing inode carries the plaintext one's mode and owner, and the daemon
+ * runs as the one user the kernel lets in, so the backing file system's
+ * answer is the answer. */
+void fs_op_access(fuse_req_t req, fuse_ino_t ino, int mask)
+{
+	struct fs_daemon *fs = fs_daemon_of(req);
+	struct fs_node *n = fs_node_of(fs, ino);
+	struct fs_loc loc;
+	int ret;
+
+	ret = fs_locate(fs, n, &loc);
+	if (ret == 0) {
+		if (loc.self)
+			ret = faccessat(loc.fd, "", mask, AT_EACCESS | AT_EMPTY_PATH);
+		else
+			ret = faccessat(loc.fd, loc.name, mask, AT_EACCESS | AT_SYMLINK_NOFOLLOW);
+		ret = ret == 0 ? 0 : -errno;
+		fs_loc_release(fs, &loc);
+	}
+	fuse_reply_err(req, -ret);
 }
 
 void fs_op_statfs(fuse_req_t req, fuse_ino_t ino)

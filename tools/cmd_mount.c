@@ -32,8 +32,7 @@ static bool ignored_opt(const char *o)
 {
 	static const char *const names[] = {"_netdev",	"auto",	  "noauto", "user",
 					    "nouser",	"users",  "owner",  "group",
-					    "defaults", "nofail", "rw",	    "default_permissions",
-					    NULL};
+					    "defaults", "nofail", "rw",	    NULL};
 	for (int i = 0; names[i]; i++)
 		if (strcmp(o, names[i]) == 0)
 			return true;
@@ -91,6 +90,8 @@ static int parse_one_opt(struct mount_args *a, char *o)
 		a->fs.ro = true;
 	else if (KEY("allow_other") && !v)
 		a->fs.allow_other = true;
+	else if (KEY("default_permissions") && !v)
+		a->fs.default_permissions = true;
 	else if (KEY("writeback_cache") && !v)
 		a->fs.writeback_cache = true;
 	else if (KEY("attr_timeout") && v)

@@ -93,6 +93,8 @@ static const struct tool_command commands[] = {
      "       slot=N            as --slot\n"
      "       ro                read-only mount\n"
      "       allow_other       let other users in (needs user_allow_other in fuse.conf)\n"
+     "       default_permissions  let the kernel check permissions (always so with\n"
+     "                         allow_other; without it the backing files' own)\n"
      "       writeback_cache   let the kernel cache writes\n"
      "       attr_timeout=S    kernel attribute cache time, seconds (default 1)\n"
      "       entry_timeout=S   kernel name cache time, seconds (default 1)\n"

@@ -7,6 +7,7 @@
 #   gocryptfs    gocryptfs with default options
 #   securefs     securefs (format 4 default) with default options
 #   cloakfs      this project
+#   cloakfs-wb   this project mounted with -o writeback_cache
 # shellcheck disable=SC2034 # globals shared with bench/run and workloads.sh
 
 declare -A FS_OK=()    # 1 once setup succeeded
@@ -64,7 +65,7 @@ fs_setup() {
 		securefs create --pbkdf pkcs5-pbkdf2-hmac-sha256 --rounds 1 "$b" \
 			<"$PASSFILE" >"$out" 2>&1 || return 1
 		;;
-	cloakfs)
+	cloakfs | cloakfs-wb)
 		[ -x "${CLOAKFS_BIN:-}" ] || return 1
 		"$CLOAKFS_BIN" init --passfile "$PASSFILE" --kdf-memory-mib 8 \
 			--kdf-iterations 1 --kdf-parallelism 1 "$b" >"$out" 2>&1 || return 1
@@ -108,6 +109,8 @@ fs_mount() {
 	gocryptfs) gocryptfs -q -passfile "$PASSFILE" "$b" "$m" >>"$out" 2>&1 ;;
 	securefs) securefs mount -b "$b" "$m" <"$PASSFILE" >>"$out" 2>&1 ;;
 	cloakfs) "$CLOAKFS_BIN" mount --passfile "$PASSFILE" "$b" "$m" >>"$out" 2>&1 ;;
+	cloakfs-wb) "$CLOAKFS_BIN" mount -o writeback_cache --passfile "$PASSFILE" "$b" "$m" \
+		>>"$out" 2>&1 ;;
 	esac || {
 		log "$fs: mount failed (see $out)"
 		return 1
@@ -172,5 +175,6 @@ fs_version() {
 	securefs) echo "securefs $(dpkg-query -W -f='${Version}' securefs 2>/dev/null ||
 		securefs version 2>/dev/null | head -1)" ;;
 	cloakfs) "$CLOAKFS_BIN" --version 2>/dev/null | head -1 ;;
+	cloakfs-wb) echo "$("$CLOAKFS_BIN" --version 2>/dev/null | head -1), -o writeback_cache" ;;
 	esac
 }

@@ -1019,5 +1019,74 @@ def setid_bits_cleared_on_write_truncate_chown(vol):
                  "content after nobody's truncate up")
 
 
+def _super_options(mnt):
+    """The super-block options of the mount at mnt (default_permissions,
+    allow_other, ...), from /proc/self/mountinfo."""
+    mnt = os.path.abspath(mnt)
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            parts = line.split(" ")
+            if parts[4] == mnt:
+                return set(parts[parts.index("-") + 3].strip().split(","))
+    return set()
+
+
+def _nobody_errno(code):
+    """Runs code as nobody; the errno of the OSError it raised, or 0."""
+    r = subprocess.run(["/usr/bin/python3", "-c",
+                        "import os, sys\ntry:\n    %s\nexcept OSError as e:\n    sys.exit(e.errno)" % code],
+                       user=NOBODY, group=NOBODY, extra_groups=[], capture_output=True, text=True,
+                       timeout=60)
+    return r.returncode
+
+
+@suite.case
+def permission_checks_by_mount_mode(vol):
+    """without allow_other only the mounting user gets in and the backing
+    file answers access(2) and exec; with allow_other, or when asked, the
+    kernel checks (default_permissions)"""
+    check("default_permissions" not in _super_options(vol.mnt),
+          "default_permissions on a mount without allow_other: %s" % _super_options(vol.mnt))
+    d = cdir(vol, "access")
+    f = os.path.join(d, "script")
+    write_file(f, b"#!/bin/sh\nexit 7\n")
+    os.chmod(f, 0o644)
+    check(not os.access(f, os.X_OK), "access(X_OK) of a 0644 file succeeds")
+    check(os.access(f, os.R_OK | os.W_OK), "access(R_OK|W_OK) of a 0644 file fails for root")
+    check(not os.access(os.path.join(d, "missing"), os.F_OK), "access(F_OK) of a missing name")
+    expect_errno(errno.EACCES, subprocess.run, [f])
+    os.chmod(f, 0o700)
+    check(os.access(f, os.X_OK), "access(X_OK) of a 0700 file fails for root")
+    check_eq(subprocess.run([f]).returncode, 7, "exit status of a script run from the mount")
+    os.chmod(d, 0o000)
+    check(os.access(d, os.R_OK | os.X_OK), "root's access to a 0000 directory")
+    os.chmod(d, 0o755)
+    # The kernel lets no other uid in, whatever the modes say.
+    modes = [(p, mode_of(p)) for p in (vol.root, vol.mnt)]
+    for p, _ in modes:
+        os.chmod(p, 0o755)
+    os.chmod(f, 0o755)
+    try:
+        check_eq(_nobody_errno("os.stat(%r)" % f), errno.EACCES, "nobody's stat in a mount without allow_other")
+    finally:
+        for p, m in modes:
+            os.chmod(p, m)
+
+    with Volume("perm_dp", base=FAST_BASE, mount_args=["-o", "default_permissions"]) as v:
+        check("default_permissions" in _super_options(v.mnt), "-o default_permissions not applied")
+    with Volume("perm_ao", base=FAST_BASE, mount_args=["-o", "allow_other"]) as v:
+        opts = _super_options(v.mnt)
+        check({"default_permissions", "allow_other"} <= opts, "allow_other mount options: %s" % opts)
+        os.chmod(v.root, 0o755)
+        os.chmod(v.mnt, 0o755)
+        g = v.m("secret")
+        write_file(g, b"root only")
+        os.chmod(g, 0o600)
+        check_eq(_nobody_errno("open(%r, 'rb').read()" % g), errno.EACCES, "nobody reads a 0600 root file")
+        os.chmod(g, 0o644)
+        check_eq(_nobody_errno("open(%r, 'rb').read()" % g), 0, "nobody reads a 0644 root file")
+        check_eq(_nobody_errno("open(%r, 'ab').write(b'x')" % g), errno.EACCES, "nobody writes a 0644 root file")
+
+
 if __name__ == "__main__":
     suite.main(fixture=lambda: Volume("opmatrix"))
