@@ -2,7 +2,8 @@
 """Random-operation differential testing (fsx.c) on a cloakfs mount: one
 file with 100,000 operations, two threads on two files, four threads on
 disjoint byte ranges of one file, and a 512-byte-block volume; after each run
-the files are compared with fsx's reference after a remount.
+the files are compared with fsx's reference after a remount; once more with
+the kernel's write-back cache.
 
 Seed: FSX_SEED in the environment, else a fixed default (printed by fsx)."""
 
@@ -72,6 +73,14 @@ def small_blocks_volume(vol):
     """20,000 operations on a volume with 512-byte blocks"""
     with Volume("fsx512", block_size=512, base=FAST_BASE) as v2:
         run_fsx(v2, "single", 20000, extra=["-m", str(1 << 20)])
+
+
+@suite.case
+def single_file_writeback_cache(vol):
+    """50,000 random operations with -o writeback_cache: the kernel gathers
+    writes in its page cache and hands them over later, in other sizes"""
+    with Volume("fsxwb", base=FAST_BASE, mount_args=["-o", "writeback_cache"]) as v2:
+        run_fsx(v2, "single", 50000)
 
 
 if __name__ == "__main__":

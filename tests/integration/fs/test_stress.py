@@ -50,7 +50,9 @@ def stress_one(vol, name, extra):
     argv = ["stress-ng", "--" + name, "1", "--timeout", "%ds" % SECONDS, "--temp-path", d,
             "--verify", "--metrics-brief", "--yaml", yaml] + extra
     t = time.time()
-    rc, out, err = run(argv, timeout=SECONDS * 6 + 30, cwd=vol.root)
+    # Run inside the mount: the io stressor calls syncfs on its working
+    # directory, which must be cloakfs, not the tmpfs holding CIPHERDIR.
+    rc, out, err = run(argv, timeout=SECONDS * 6 + 30, cwd=d)
     dt = time.time() - t
     text = out + err
     ops = None
