@@ -232,6 +232,7 @@ on {m.get("date", "?")}; {m.get("repeat")} repetition(s), medians reported; the 
 - RAM: {m.get("ram")}; kernel {m.get("kernel")}
 - load average at start / end: {m.get("load_start")} / {m.get("load_end")}
   (the machine may be shared: interleaving spreads any noise over all file systems)
+- free page reporting: {m.get("page_reporting", "not present or left as it was")}
 
 ## Versions
 
