@@ -301,6 +301,7 @@ static int do_setattr(struct fs_daemon *fs, struct fs_node *n, struct stat *attr
 	struct fs_handle *h = handle_of(n, fi);
 	struct fs_loc loc = {.fd = -1};
 	bool st_known; /* loc.st holds the file's attributes from before */
+	bool may_have_setid;
 	int ret = 0;
 
 	if (!h) {
@@ -351,8 +352,9 @@ static int do_setattr(struct fs_daemon *fs, struct fs_node *n, struct stat *attr
 	/* chown, or truncate by a caller without CAP_FSETID (killpriv.c). A
 	 * located file's mode was read just before: with no set-id bit then,
 	 * and no chmod in this request, there is none to clear. */
-	if (n->type == S_IFREG && fs_req_kill_suidgid() &&
-	    !(st_known && !(valid & FUSE_SET_ATTR_MODE) && !(loc.st.st_mode & (S_ISUID | S_ISGID))))
+	may_have_setid =
+	    !st_known || (valid & FUSE_SET_ATTR_MODE) || (loc.st.st_mode & (S_ISUID | S_ISGID));
+	if (n->type == S_IFREG && fs_req_kill_suidgid() && may_have_setid)
 		ret = kill_suidgid(fs, n, h, &loc);
 out:
 	fs_loc_release(fs, &loc);
