@@ -76,6 +76,26 @@ class KeyslotSuite(Suite):
             self.umount(mnt)
 
 
+# ../shared/kms beside the repository: the scripts that start real key
+# services (PyKMIP, SoftHSM2, tang) for these tests.
+SERVICES_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__))))), "shared", "kms")
+
+
+def require_service(script):
+    """Exits unless SERVICES_DIR/script exists. Missing is a failure, so a
+    suite that could not reach its service never passes; CLOAKFS_ALLOW_SKIP=1
+    (by hand only) makes it a skip (exit 77, ctest's SKIP_RETURN_CODE)."""
+    path = os.path.join(SERVICES_DIR, script)
+    if os.path.exists(path):
+        return
+    if os.environ.get("CLOAKFS_ALLOW_SKIP") == "1":
+        print("skipped: no %s (CLOAKFS_ALLOW_SKIP=1)" % path)
+        sys.exit(77)
+    print("FAIL: no %s: these tests need the key services beside the repository" % path)
+    sys.exit(1)
+
+
 def wait_for(cond, timeout=30.0):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

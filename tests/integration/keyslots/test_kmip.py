@@ -8,10 +8,9 @@ read-only; its state lives in a temporary directory."""
 
 import os
 import subprocess
-import sys
 import tempfile
 
-from kstest import EXIT_OK, KeyslotSuite
+from kstest import EXIT_OK, KeyslotSuite, require_service
 
 EXIT_KMS = 20
 
@@ -19,9 +18,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(HERE)))
 KMS = os.path.join(os.path.dirname(REPO), "shared", "kms")
 
-if not os.path.exists(os.path.join(KMS, "start-pykmip.sh")):
-    print("skipped: no %s/start-pykmip.sh" % KMS)
-    sys.exit(77)
+require_service("start-pykmip.sh")
 
 t = KeyslotSuite("keyslots_kmip")
 state = tempfile.mkdtemp(prefix="cloakfs-kmip-")

@@ -13,13 +13,13 @@ import sys
 import tempfile
 import time
 
+from kstest import require_service
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(HERE)))
 KMS = os.path.join(os.path.dirname(REPO), "shared", "kms")
 
-if not os.path.exists(os.path.join(KMS, "start-pykmip.sh")):
-    print("skipped: no %s/start-pykmip.sh" % KMS)
-    sys.exit(77)
+require_service("start-pykmip.sh")
 
 check_bin = sys.argv[1]
 state = tempfile.mkdtemp(prefix="cloakfs-kmip-")

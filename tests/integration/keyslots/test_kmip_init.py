@@ -8,10 +8,10 @@ exit 20. `keyslot add --kms CONFIG` without --type picks kmip-wrap."""
 
 import os
 
-from kmstest import EXIT_KMS, PyKmip, skip_without_kms, slot
-from kstest import EXIT_OK, EXIT_USAGE, RECOVERY_RE, TINY_KDF, KeyslotSuite
+from kmstest import EXIT_KMS, PyKmip, slot
+from kstest import EXIT_OK, EXIT_USAGE, RECOVERY_RE, TINY_KDF, KeyslotSuite, require_service
 
-skip_without_kms()
+require_service("start-pykmip.sh")
 t = KeyslotSuite("keyslots_kmip_init")
 kms = PyKmip(t)
 

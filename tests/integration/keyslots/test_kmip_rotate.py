@@ -11,10 +11,10 @@ the rotation standing with exit 20."""
 import os
 import shutil
 
-from kmstest import EXIT_KMS, PyKmip, data_digests, skip_without_kms, slot
-from kstest import EXIT_OK, EXIT_USAGE, RECOVERY_RE, TINY_KDF, KeyslotSuite
+from kmstest import EXIT_KMS, PyKmip, data_digests, slot
+from kstest import EXIT_OK, EXIT_USAGE, RECOVERY_RE, TINY_KDF, KeyslotSuite, require_service
 
-skip_without_kms()
+require_service("start-pykmip.sh")
 t = KeyslotSuite("keyslots_kmip_rotate")
 kms = PyKmip(t)
 

@@ -9,16 +9,14 @@ options and `keyslot rotate` are refused for pkcs11 with a clear message."""
 import os
 import pty
 import subprocess
-import sys
 import tempfile
 import time
 
 from kmstest import EXIT_KMS, KMS_DIR, slot
-from kstest import EXIT_OK, EXIT_SECRET_INPUT, EXIT_USAGE, RECOVERY_RE, KeyslotSuite
+from kstest import (EXIT_OK, EXIT_SECRET_INPUT, EXIT_USAGE, RECOVERY_RE, KeyslotSuite,
+                    require_service)
 
-if not os.path.exists(os.path.join(KMS_DIR, "start-softhsm.sh")):
-    print("skipped: no %s/start-softhsm.sh" % KMS_DIR)
-    sys.exit(77)
+require_service("start-softhsm.sh")
 
 t = KeyslotSuite("keyslots_pkcs11_cli")
 state = tempfile.mkdtemp(prefix="cloakfs-hsm-")

@@ -7,18 +7,15 @@ repository, read-only; its state lives in a temporary directory."""
 import os
 import shlex
 import subprocess
-import sys
 import tempfile
 
-from kstest import EXIT_EXEC, EXIT_OK, KeyslotSuite
+from kstest import EXIT_EXEC, EXIT_OK, KeyslotSuite, require_service
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(HERE)))
 KMS = os.path.join(os.path.dirname(REPO), "shared", "kms")
 
-if not os.path.exists(os.path.join(KMS, "start-tang.sh")):
-    print("skipped: no %s/start-tang.sh" % KMS)
-    sys.exit(77)
+require_service("start-tang.sh")
 
 t = KeyslotSuite("keyslots_tang")
 state = tempfile.mkdtemp(prefix="cloakfs-tang-")

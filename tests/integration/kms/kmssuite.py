@@ -26,11 +26,6 @@ EXIT_EXEC = 19
 EXIT_KMS = 20
 
 
-def skip_without_kms():
-    if not os.path.exists(os.path.join(KMS, "start-pykmip.sh")):
-        print("skipped: no %s/start-pykmip.sh" % KMS)
-        sys.exit(77)
-
 
 class KmsSuite(KeyslotSuite):
     """A suite with its own PyKMIP server in a temporary state directory."""

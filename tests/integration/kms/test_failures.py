@@ -12,11 +12,10 @@ a prompt on a terminal only."""
 import json
 import os
 
-from kmssuite import (EXIT_CORRUPT, EXIT_KMS, EXIT_OK, FakeServer, KmsSuite, run_on_tty,
-                     skip_without_kms)
-from kstest import PASSPHRASE
+from kmssuite import EXIT_CORRUPT, EXIT_KMS, EXIT_OK, FakeServer, KmsSuite, run_on_tty
+from kstest import PASSPHRASE, require_service
 
-skip_without_kms()
+require_service("start-pykmip.sh")
 t = KmsSuite("kms_failures")
 SLACK = 4.0  # process start, fork, a local unlock: far less; CI machines are slow
 

@@ -20,8 +20,8 @@ import sys
 HERE = os.path.dirname(os.path.abspath(__file__))
 INNER = len(sys.argv) > 2 and sys.argv[2] == "--inner"
 
-from kmssuite import KmsSuite, skip_without_kms  # noqa: E402
-from kstest import PASSPHRASE, KeyslotSuite  # noqa: E402
+from kmssuite import KmsSuite  # noqa: E402
+from kstest import PASSPHRASE, KeyslotSuite, require_service  # noqa: E402
 
 UNIT = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(HERE))), "dist", "systemd",
                     "cloakfs@.service")
@@ -187,7 +187,7 @@ def check_unit(t, cipherdir):
 
 
 def outer():
-    skip_without_kms()
+    require_service("start-pykmip.sh")
     t = KmsSuite("kms_fstab")
     try:
         if not t.start_kms():

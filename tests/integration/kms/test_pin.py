@@ -9,15 +9,12 @@ the same way."""
 import os
 import shutil
 import subprocess
-import sys
 import tempfile
 
 from kmssuite import EXIT_OK, EXIT_SECRET_INPUT, KMS, run_on_tty
-from kstest import PASSPHRASE, KeyslotSuite
+from kstest import PASSPHRASE, KeyslotSuite, require_service
 
-if not os.path.exists(os.path.join(KMS, "start-softhsm.sh")):
-    print("skipped: no %s/start-softhsm.sh" % KMS)
-    sys.exit(77)
+require_service("start-softhsm.sh")
 
 t = KeyslotSuite("kms_pin")
 state = tempfile.mkdtemp(prefix="cloakfs-hsm-")

@@ -26,12 +26,11 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(HERE)))
 KMS = os.path.join(os.path.dirname(REPO), "shared", "kms")
 
-if not os.path.exists(os.path.join(KMS, "start-softhsm.sh")):
-    print("skipped: no %s/start-softhsm.sh" % KMS)
-    sys.exit(77)
-
 sys.path.insert(0, os.path.join(HERE, "..", "keyslots"))
-from kstest import EXIT_CORRUPT, EXIT_OK, PASSPHRASE, KeyslotSuite, wait_for  # noqa: E402
+from kstest import (EXIT_CORRUPT, EXIT_OK, PASSPHRASE, KeyslotSuite, require_service,  # noqa: E402
+                    wait_for)
+
+require_service("start-softhsm.sh")
 
 EXIT_KMS = 20
 # cloakfs must find the token through the config alone.
