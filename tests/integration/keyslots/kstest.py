@@ -78,8 +78,8 @@ class KeyslotSuite(Suite):
 
 # ../shared/kms beside the repository: the scripts that start real key
 # services (PyKMIP, SoftHSM2, tang) for these tests.
-SERVICES_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(
-    os.path.abspath(__file__))))), "shared", "kms")
+_REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+SERVICES_DIR = os.path.join(os.path.dirname(_REPO), "shared", "kms")
 
 
 def require_service(script):
