@@ -142,41 +142,44 @@ int cio_plain_size(int fd, uint32_t block_size, uint64_t *plain)
 
 /* ---- header and AEAD pool ---- */
 
-int fs_content_init_file(int fd, const struct crypto_volume_keys *keys)
+/* Encodes a fresh header into enc and writes it at offset 0 of fd. */
+static int write_new_header(int fd, const struct crypto_volume_keys *keys,
+			    uint8_t enc[CRYPTO_HEADER_LEN])
 {
 	struct crypto_file_header h;
+	int ret = crypto_header_new(&h, keys->epoch);
+
+	if (ret != 0)
+		return ret;
+	crypto_header_encode(&h, enc);
+	return cio_pwrite_full(fd, enc, CRYPTO_HEADER_LEN, 0);
+}
+
+int fs_content_init_file(int fd, const struct crypto_volume_keys *keys)
+{
 	uint8_t enc[CRYPTO_HEADER_LEN];
 	struct stat st;
-	int ret;
 
 	if (fstat(fd, &st) != 0)
 		return -errno;
 	if (st.st_size != 0)
 		return -EEXIST;
-	ret = crypto_header_new(&h, keys->epoch);
-	if (ret == 0) {
-		crypto_header_encode(&h, enc);
-		ret = cio_pwrite_full(fd, enc, sizeof(enc), 0);
-	}
-	return ret;
+	return write_new_header(fd, keys, enc);
 }
 
-/* Reads and checks the header, keys the first pool context. Called with
- * c->mu held (or before c is shared). */
-static int load_header(struct fs_content *c, int fd)
+/* Takes an encoded header as this file's: checks it, keys the first pool
+ * context. Called with c->mu held (or before c is shared). */
+static int adopt_header(struct fs_content *c, const uint8_t enc[CRYPTO_HEADER_LEN])
 {
 	struct crypto_file_header h;
-	ssize_t n;
 	int ret;
 
-	n = cio_pread_full(fd, c->header, CRYPTO_HEADER_LEN, 0);
-	if (n < 0)
-		return (int)n;
-	if (n != CRYPTO_HEADER_LEN || crypto_header_decode(c->header, &h) != 0)
+	if (crypto_header_decode(enc, &h) != 0)
 		return -EINVAL;
 	/* Only one epoch per volume for now (FORMAT.md §6). */
 	if (h.epoch != c->keys->epoch)
 		return -EINVAL;
+	memcpy(c->header, enc, CRYPTO_HEADER_LEN);
 	memcpy(c->file_id, h.file_id, sizeof(c->file_id));
 	if (c->npool == 0) {
 		ret = crypto_file_aead_new(c->keys, c->file_id, &c->pool[0]);
@@ -186,6 +189,18 @@ static int load_header(struct fs_content *c, int fd)
 	}
 	atomic_store_explicit(&c->has_header, true, memory_order_release);
 	return 0;
+}
+
+static int load_header(struct fs_content *c, int fd)
+{
+	uint8_t enc[CRYPTO_HEADER_LEN];
+	ssize_t n = cio_pread_full(fd, enc, CRYPTO_HEADER_LEN, 0);
+
+	if (n < 0)
+		return (int)n;
+	if (n != CRYPTO_HEADER_LEN)
+		return -EINVAL;
+	return adopt_header(c, enc);
 }
 
 int cio_ensure_header(struct fs_content *c, int fd, bool create)
@@ -205,12 +220,12 @@ int cio_ensure_header(struct fs_content *c, int fd, bool create)
 		goto out;
 	}
 	if (st.st_size == 0) {
+		uint8_t enc[CRYPTO_HEADER_LEN];
+
 		ret = -ENODATA;
-		if (!create)
-			goto out;
-		ret = fs_content_init_file(fd, c->keys);
-		if (ret != 0)
-			goto out;
+		if (create && (ret = write_new_header(fd, c->keys, enc)) == 0)
+			ret = adopt_header(c, enc);
+		goto out;
 	} else if (crypto_plain_size((uint64_t)st.st_size, c->block_size) < 0) {
 		ret = -EINVAL;
 		goto out;
@@ -259,6 +274,23 @@ void cio_aead_put(struct fs_content *c, int slot)
 	pthread_mutex_unlock(&c->mu);
 }
 
+static struct fs_content *content_alloc(const struct crypto_volume_keys *keys, uint32_t block_size)
+{
+	struct fs_content *c;
+
+	if (!crypto_block_size_valid(block_size))
+		return NULL;
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return NULL;
+	c->keys = keys;
+	c->block_size = block_size;
+	atomic_init(&c->has_header, false);
+	pthread_mutex_init(&c->mu, NULL);
+	pthread_cond_init(&c->cv, NULL);
+	return c;
+}
+
 int fs_content_open(int fd, const struct crypto_volume_keys *keys, uint32_t block_size,
 		    bool writable, struct fs_content **out)
 {
@@ -268,17 +300,36 @@ int fs_content_open(int fd, const struct crypto_volume_keys *keys, uint32_t bloc
 	*out = NULL;
 	if (!crypto_block_size_valid(block_size))
 		return -EINVAL;
-	c = calloc(1, sizeof(*c));
+	c = content_alloc(keys, block_size);
 	if (!c)
 		return -ENOMEM;
-	c->keys = keys;
-	c->block_size = block_size;
-	atomic_init(&c->has_header, false);
-	pthread_mutex_init(&c->mu, NULL);
-	pthread_cond_init(&c->cv, NULL);
 	ret = cio_ensure_header(c, fd, writable);
 	if (ret == -ENODATA)
 		ret = 0; /* read-only open of a headerless empty file */
+	if (ret != 0) {
+		fs_content_free(c);
+		return ret;
+	}
+	*out = c;
+	return 0;
+}
+
+int fs_content_create(int fd, const struct crypto_volume_keys *keys, uint32_t block_size,
+		      struct fs_content **out)
+{
+	uint8_t enc[CRYPTO_HEADER_LEN];
+	struct fs_content *c;
+	int ret;
+
+	*out = NULL;
+	if (!crypto_block_size_valid(block_size))
+		return -EINVAL;
+	c = content_alloc(keys, block_size);
+	if (!c)
+		return -ENOMEM;
+	ret = write_new_header(fd, keys, enc);
+	if (ret == 0)
+		ret = adopt_header(c, enc);
 	if (ret != 0) {
 		fs_content_free(c);
 		return ret;

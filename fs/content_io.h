@@ -25,8 +25,14 @@ int fs_content_open(int fd, const struct crypto_volume_keys *keys, uint32_t bloc
 		    bool writable, struct fs_content **out);
 void fs_content_free(struct fs_content *c);
 
-/* Writes a new header into an empty (0-byte) backing file, e.g. right after
- * O_CREAT|O_EXCL, and fsyncs nothing. Returns 0 or -errno. */
+/* Writes a new header into a backing file just created empty (O_CREAT|O_EXCL)
+ * and returns its open-file state, without reading the header back. Fsyncs
+ * nothing. Returns 0, -EINVAL (bad block size), -errno. */
+int fs_content_create(int fd, const struct crypto_volume_keys *keys, uint32_t block_size,
+		      struct fs_content **out);
+
+/* Writes a new header into an empty (0-byte) backing file and fsyncs
+ * nothing. Returns 0, -EEXIST (not empty), -errno. */
 int fs_content_init_file(int fd, const struct crypto_volume_keys *keys);
 
 /* Plaintext size of the backing file on fd; -EINVAL for an impossible backing

@@ -170,6 +170,10 @@ int fs_do_lookup(fuse_req_t req, struct fs_node *parent, const char *name,
 int fs_entry_from_fd(struct fs_daemon *fs, struct fs_node *parent, int pfd,
 		     const struct fs_bname *b, const char *plain, struct fuse_entry_param *e,
 		     struct fs_node **out);
+/* The same from attributes the caller already has (fstat of the new file). */
+int fs_entry_from_stat(struct fs_daemon *fs, struct fs_node *parent, const struct fs_bname *b,
+		       const char *plain, const struct stat *st, struct fuse_entry_param *e,
+		       struct fs_node **out);
 int fs_chown_new(fuse_req_t req, int dfd, const char *name);
 void fs_op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name);
 void fs_op_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup);

@@ -11,6 +11,7 @@
 
 #include "crypto/content.h"
 #include "crypto/random.h"
+#include "fs/dir_stream.h"
 #include "fs/fs.h"
 
 struct dir_ent {
@@ -67,31 +68,35 @@ static int snapshot_add(struct fs_dirh *d, const char *plain, const char *backin
 	return 0;
 }
 
-static int snapshot_fill(struct fs_daemon *fs, struct fs_dirh *d, int dfd, DIR *dp)
+static bool is_dot_or_dotdot(const char *name)
+{
+	return name[0] == '.' && (name[1] == '\0' || (name[1] == '.' && name[2] == '\0'));
+}
+
+static int snapshot_fill(struct fs_daemon *fs, struct fs_dirh *d, int dfd, int list_fd)
 {
 	uint8_t dir_id[CRYPTO_DIR_ID_LEN];
 	char plain[CRYPTO_NAME_MAX + 1];
-	struct dirent *de;
+	struct fs_dir_stream ds;
+	struct fs_dir_entry de;
 	int ret = fs_dir_id(fs, d->node, dfd, dir_id);
 
+	fs_dir_stream_init(&ds, list_fd);
 	while (ret == 0) {
-		errno = 0;
-		de = readdir(dp);
-		if (!de) {
-			ret = -errno;
+		ret = fs_dir_stream_next(&ds, &de);
+		if (ret <= 0)
 			break;
-		}
-		if (de->d_name[0] == '.' &&
-		    (de->d_name[1] == '\0' || (de->d_name[1] == '.' && de->d_name[2] == '\0')))
+		ret = 0;
+		if (is_dot_or_dotdot(de.name))
 			continue;
-		ret = fs_name_decrypt(fs, dir_id, dfd, de->d_name, plain);
+		ret = fs_name_decrypt(fs, dir_id, dfd, de.name, plain);
 		if (ret == -EBADMSG)
-			fs_log(LOG_DEBUG, "cloakfs: skipping undecryptable entry %s", de->d_name);
+			fs_log(LOG_DEBUG, "cloakfs: skipping undecryptable entry %s", de.name);
 		if (ret != 0) {
 			ret = 0;
 			continue;
 		}
-		ret = snapshot_add(d, plain, de->d_name, de->d_ino, (mode_t)DTTOIF(de->d_type));
+		ret = snapshot_add(d, plain, de.name, de.ino, (mode_t)DTTOIF(de.type));
 	}
 	return ret;
 }
@@ -100,7 +105,6 @@ static int snapshot_build(struct fs_daemon *fs, struct fs_dirh *d)
 {
 	struct fs_node *n = d->node;
 	ino_t parent_ino = n->ino;
-	DIR *dp;
 	int dfd, fd, ret;
 
 	snapshot_clear(d);
@@ -114,15 +118,13 @@ static int snapshot_build(struct fs_daemon *fs, struct fs_dirh *d)
 	dfd = fs_dirfd_get(fs, n);
 	if (dfd < 0)
 		return dfd;
+	/* A listing fd of its own: dfd is the cached O_PATH fd, shared. */
 	fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	dp = fd >= 0 ? fdopendir(fd) : NULL;
-	if (!dp) {
+	if (fd < 0) {
 		ret = -errno;
-		if (fd >= 0)
-			close(fd);
 	} else {
-		ret = snapshot_fill(fs, d, dfd, dp);
-		closedir(dp);
+		ret = snapshot_fill(fs, d, dfd, fd);
+		close(fd);
 	}
 	fs_dirfd_put(fs, n);
 	return ret;
@@ -415,26 +417,16 @@ static bool remove_leftover(int fd, const char *name)
 
 int fs_dir_check_empty(int fd)
 {
-	int dup_fd = dup(fd), ret = 0;
-	struct dirent *de;
-	DIR *dp;
+	struct fs_dir_stream ds;
+	struct fs_dir_entry de;
+	int ret;
 
-	if (dup_fd < 0)
-		return -errno;
-	dp = fdopendir(dup_fd);
-	if (!dp) {
-		close(dup_fd);
-		return -errno;
+	fs_dir_stream_init(&ds, fd);
+	while ((ret = fs_dir_stream_next(&ds, &de)) > 0) {
+		if (!is_dot_or_dotdot(de.name) && strcmp(de.name, CRYPTO_DIR_RECORD_NAME) != 0 &&
+		    !remove_leftover(fd, de.name))
+			return -ENOTEMPTY;
 	}
-	while ((de = readdir(dp)) != NULL) {
-		if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..") &&
-		    strcmp(de->d_name, CRYPTO_DIR_RECORD_NAME) &&
-		    !remove_leftover(fd, de->d_name)) {
-			ret = -ENOTEMPTY;
-			break;
-		}
-	}
-	closedir(dp);
 	return ret;
 }
 
@@ -455,9 +447,13 @@ static int do_rmdir(struct fs_daemon *fs, struct fs_node *p, int pfd, const char
 	ret = fstat(fd, &st) == 0 ? 0 : -errno;
 	if (ret == 0)
 		ret = fs_dir_check_empty(fd);
-	/* Keep the ID to restore the record if the rmdir fails. */
-	if (ret == 0 && fs_dir_record_read(fs, fd, dir_id) != 0)
-		ret = -EIO;
+	/* Keep the ID to restore the record if the rmdir fails: from the
+	 * directory's node when it is known (no read), else from the record. */
+	if (ret == 0) {
+		n = fs_table_find(fs, st.st_dev, st.st_ino);
+		if ((n ? fs_dir_id(fs, n, fd, dir_id) : fs_dir_record_read(fs, fd, dir_id)) != 0)
+			ret = -EIO;
+	}
 	if (ret == 0 && unlinkat(fd, CRYPTO_DIR_RECORD_NAME, 0) != 0 && errno != ENOENT)
 		ret = -errno;
 	if (ret == 0 && unlinkat(pfd, b.backing, AT_REMOVEDIR) != 0) {
@@ -466,7 +462,6 @@ static int do_rmdir(struct fs_daemon *fs, struct fs_node *p, int pfd, const char
 	}
 	close(fd);
 	if (ret == 0) {
-		n = fs_table_find(fs, st.st_dev, st.st_ino);
 		fs_sidecar_remove(pfd, b.backing);
 		if (n)
 			fs_link_remove(fs, n, p, b.backing);

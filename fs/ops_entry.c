@@ -46,16 +46,15 @@ static void entry_init(struct fs_daemon *fs, struct fuse_entry_param *e)
 	e->entry_timeout = fs->opts.entry_timeout;
 }
 
-int fs_entry_from_fd(struct fs_daemon *fs, struct fs_node *parent, int pfd,
-		     const struct fs_bname *b, const char *plain, struct fuse_entry_param *e,
-		     struct fs_node **out)
+int fs_entry_from_stat(struct fs_daemon *fs, struct fs_node *parent, const struct fs_bname *b,
+		       const char *plain, const struct stat *st, struct fuse_entry_param *e,
+		       struct fs_node **out)
 {
 	struct fs_node *n;
 	int ret;
 
 	entry_init(fs, e);
-	if (fstatat(pfd, b->backing, &e->attr, AT_SYMLINK_NOFOLLOW) != 0)
-		return -errno;
+	e->attr = *st;
 	ret = fs_table_enter(fs, parent, b->backing, plain, &e->attr, true, &n);
 	if (ret != 0)
 		return ret;
@@ -64,6 +63,17 @@ int fs_entry_from_fd(struct fs_daemon *fs, struct fs_node *parent, int pfd,
 	if (out)
 		*out = n;
 	return 0;
+}
+
+int fs_entry_from_fd(struct fs_daemon *fs, struct fs_node *parent, int pfd,
+		     const struct fs_bname *b, const char *plain, struct fuse_entry_param *e,
+		     struct fs_node **out)
+{
+	struct stat st;
+
+	if (fstatat(pfd, b->backing, &st, AT_SYMLINK_NOFOLLOW) != 0)
+		return -errno;
+	return fs_entry_from_stat(fs, parent, b, plain, &st, e, out);
 }
 
 int fs_do_lookup(fuse_req_t req, struct fs_node *parent, const char *name,

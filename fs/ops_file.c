@@ -148,12 +148,25 @@ void fs_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		handle_free(fs, handle_of(fi)); /* the opener was interrupted */
 }
 
+/* Gives a node created just now the content state made with its header. */
+static void content_adopt(struct fs_node *n, struct fs_content *c)
+{
+	pthread_rwlock_wrlock(&n->lock);
+	if (n->content)
+		fs_content_free(n->content);
+	n->content = c;
+	n->content_writable = true;
+	pthread_rwlock_unlock(&n->lock);
+}
+
 static int create_file(fuse_req_t req, struct fs_node *p, int pfd, const char *name, mode_t mode,
 		       struct fuse_file_info *fi, struct fuse_entry_param *e)
 {
 	struct fs_daemon *fs = fs_daemon_of(req);
+	struct fs_content *c = NULL;
 	struct fs_node *n = NULL;
 	struct fs_bname b;
+	struct stat st;
 	bool side = false;
 	int fd, ret;
 
@@ -168,16 +181,22 @@ static int create_file(fuse_req_t req, struct fs_node *p, int pfd, const char *n
 		ret = -errno;
 		goto fail;
 	}
+	/* The header is written once and kept: no read-back, and the entry's
+	 * attributes come from the new fd, not a second path lookup. */
 	ret = fs_chown_new(req, pfd, b.backing);
 	if (ret == 0)
-		ret = fs_content_init_file(fd, fs->keys);
+		ret = fs_content_create(fd, fs->keys, fs->block_size, &c);
+	if (ret == 0 && fstat(fd, &st) != 0)
+		ret = -errno;
 	if (ret == 0)
-		ret = fs_entry_from_fd(fs, p, pfd, &b, name, e, &n);
+		ret = fs_entry_from_stat(fs, p, &b, name, &st, e, &n);
 	if (ret != 0) {
+		fs_content_free(c);
 		close(fd);
 		unlinkat(pfd, b.backing, 0);
 		goto fail;
 	}
+	content_adopt(n, c);
 	ret = handle_new(fs, n, fd, true, fi, false);
 	if (ret != 0)
 		fs_node_forget(fs, n, 1);

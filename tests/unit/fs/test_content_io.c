@@ -248,6 +248,43 @@ static void test_init_file(void **state)
 	cio_fx_free(fx);
 }
 
+/* A file created with its header in memory reads back, before and after a
+ * reopen that loads the header from disk: both hold the same file ID. */
+static void test_create_file(void **state)
+{
+	struct cio_fx *fx = cio_fx_new(512);
+	struct fs_content *other;
+	uint8_t first[CRYPTO_HEADER_LEN], second[CRYPTO_HEADER_LEN];
+	struct stat st;
+
+	(void)state;
+	assert_int_equal(fs_content_create(fx->fd, fx->keys, 1000, &other), -EINVAL);
+	assert_null(other);
+	fs_content_free(fx->c);
+	assert_int_equal(ftruncate(fx->fd, 0), 0);
+	assert_int_equal(fs_content_create(fx->fd, fx->keys, fx->bs, &fx->c), 0);
+	assert_int_equal(fstat(fx->fd, &st), 0);
+	assert_int_equal(st.st_size, CRYPTO_HEADER_LEN);
+	assert_int_equal(pread(fx->fd, first, sizeof(first), 0), sizeof(first));
+	fx->ref_size = 0;
+	cio_fx_write(fx, 100, 5000, 7);
+	cio_fx_check(fx, 0);
+	cio_fx_reopen(fx, false);
+	cio_fx_check(fx, 0);
+
+	/* Each creation draws a new file ID. */
+	cio_fx_reopen(fx, true);
+	assert_int_equal(ftruncate(fx->fd, 0), 0);
+	assert_int_equal(fs_content_create(fx->fd, fx->keys, fx->bs, &other), 0);
+	assert_int_equal(pread(fx->fd, second, sizeof(second), 0), sizeof(second));
+	assert_memory_not_equal(first, second, sizeof(first));
+	fs_content_free(other);
+	fx->ref_size = 0;
+	cio_fx_reopen(fx, false);
+	cio_fx_check(fx, 0);
+	cio_fx_free(fx);
+}
+
 static void test_size_functions(void **state)
 {
 	(void)state;
@@ -372,6 +409,7 @@ int main(void)
 	    cmocka_unit_test(test_read_at_and_past_eof),
 	    cmocka_unit_test(test_headerless_empty_file),
 	    cmocka_unit_test(test_init_file),
+	    cmocka_unit_test(test_create_file),
 	    cmocka_unit_test(test_size_functions),
 	    cmocka_unit_test(test_five_gib_sparse),
 	    cmocka_unit_test(test_large_requests),
