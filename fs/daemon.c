@@ -11,8 +11,8 @@
 #include <unistd.h>
 
 #include "fs/fs.h"
+#include "fs/uring.h"
 
-#define MAX_IO (1024 * 1024)
 #define DIRFD_CACHE_MAX 1024
 
 struct fs_daemon *fs_daemon_of(fuse_req_t req)
@@ -24,8 +24,8 @@ static void fs_init(void *userdata, struct fuse_conn_info *conn)
 {
 	struct fs_daemon *fs = userdata;
 
-	conn->max_write = MAX_IO;
-	conn->max_readahead = MAX_IO;
+	conn->max_write = FS_MAX_IO;
+	conn->max_readahead = FS_MAX_IO;
 	if (conn->capable & FUSE_CAP_READDIRPLUS)
 		conn->want |= FUSE_CAP_READDIRPLUS;
 	if (conn->capable & FUSE_CAP_PARALLEL_DIROPS)
@@ -243,6 +243,8 @@ int fs_daemon_run(struct fs_daemon *fs)
 		ret = fuse_session_loop_mt(fs->se, cfg);
 		fuse_loop_cfg_destroy(cfg);
 	}
+	/* Before the unmount: the queue threads use the session. */
+	fs_uring_stop(fs);
 out:
 	fs_daemon_free(fs);
 	/* A signal ends the loop with a positive signal number: a clean exit. */

@@ -19,6 +19,9 @@ struct fs_mount_opts {
 	 * Always on with allow_other; asked for explicitly otherwise. */
 	bool default_permissions;
 	bool writeback_cache;
+	/* Stay on /dev/fuse even when the kernel offers the io_uring
+	 * transport (fs/uring.h). */
+	bool no_io_uring;
 	double attr_timeout;  /* seconds */
 	double entry_timeout; /* seconds */
 	unsigned max_threads; /* 0: libfuse default */

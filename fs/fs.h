@@ -66,6 +66,9 @@ struct fs_handle {
 	bool append;
 };
 
+/* Largest READ/WRITE request: max_write and max_readahead. */
+#define FS_MAX_IO (1024 * 1024)
+
 struct fs_daemon {
 	struct fs_mount_opts opts;
 	const struct crypto_volume_keys *keys;
@@ -88,6 +91,8 @@ struct fs_daemon {
 	/* FUSE_HANDLE_KILLPRIV_V2 negotiated: the kernel leaves set-id
 	 * clearing to us (killpriv.c). */
 	atomic_bool killpriv_v2;
+	/* The io_uring transport, when the kernel offered it (uring.c). */
+	struct fs_uring *uring;
 };
 
 /* Where a node lives in the backing tree, for *at() calls. For a directory,
@@ -240,6 +245,9 @@ int fs_killpriv_setup(struct fs_daemon *fs);
 /* Whether the request this thread is processing asks us to clear set-id
  * bits (the caller lacked CAP_FSETID, or it is a chown). */
 bool fs_req_kill_suidgid(void);
+/* Notes the set-id kill flag of a request about to be processed on this
+ * thread (requests fetched from the io_uring queues). */
+void fs_killpriv_note_request(struct fs_daemon *fs, const void *buf, size_t len);
 /* Clears S_ISUID, and S_ISGID when group-executable, of the regular file
  * on fd (O_PATH fds too). Returns 0 or -errno. */
 int fs_kill_suidgid_fd(int fd);

@@ -1,16 +1,21 @@
 /* Set-id clearing in the daemon (FUSE_HANDLE_KILLPRIV_V2): the kernel then
  * stops asking for security.capability before every write, and tells us in
- * each WRITE / SETATTR / OPEN whether the caller lacked CAP_FSETID. */
+ * each WRITE / SETATTR / OPEN whether the caller lacked CAP_FSETID. The
+ * /dev/fuse hooks that make this possible also negotiate the io_uring
+ * transport and route its replies (uring.c). */
 #include <errno.h>
 #include <linux/fuse.h>
 #include <stddef.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
+#include <syslog.h>
 #include <unistd.h>
 
 #include "fs/fs.h"
+#include "fs/uring.h"
 
 /* libfuse 3.14 can neither request FUSE_HANDLE_KILLPRIV_V2 nor pass the
  * kill flags to the operations (it masks FATTR_KILL_SUIDGID out of the
@@ -65,6 +70,19 @@ static bool request_kills(const void *buf, size_t len, uint32_t opcode)
 static __thread bool tl_in_init;
 static __thread uint64_t tl_init_unique;
 static __thread uint32_t tl_init_offered;
+static __thread uint32_t tl_init_offered2;
+
+void fs_killpriv_note_request(struct fs_daemon *fs, const void *buf, size_t len)
+{
+	struct fuse_in_header in;
+
+	tl_kill = false;
+	if (len < sizeof(in))
+		return;
+	memcpy(&in, buf, sizeof(in));
+	if (atomic_load_explicit(&fs->killpriv_v2, memory_order_relaxed))
+		tl_kill = request_kills(buf, len, in.opcode);
+}
 
 static ssize_t hook_read(int fd, void *buf, size_t buf_len, void *userdata)
 {
@@ -82,34 +100,96 @@ static ssize_t hook_read(int fd, void *buf, size_t buf_len, void *userdata)
 		tl_in_init = true;
 		tl_init_unique = in.unique;
 		tl_init_offered = get_u32(buf, sizeof(in) + offsetof(struct fuse_init_in, flags));
-	} else if (atomic_load_explicit(&fs->killpriv_v2, memory_order_relaxed)) {
-		tl_kill = request_kills(buf, (size_t)n, in.opcode);
+		tl_init_offered2 = 0;
+		if ((tl_init_offered & FUSE_INIT_EXT) &&
+		    (size_t)n >= sizeof(in) + offsetof(struct fuse_init_in, flags2) + 4)
+			tl_init_offered2 =
+			    get_u32(buf, sizeof(in) + offsetof(struct fuse_init_in, flags2));
+	} else {
+		fs_killpriv_note_request(fs, buf, (size_t)n);
 	}
 	return n;
+}
+
+static void or_u32(struct iovec *iov, size_t off, uint32_t bits)
+{
+	uint32_t v;
+
+	memcpy(&v, (uint8_t *)iov->iov_base + off, sizeof(v));
+	v |= bits;
+	memcpy((uint8_t *)iov->iov_base + off, &v, sizeof(v));
+}
+
+/* Adds what the kernel offered and we take to the INIT reply: killpriv v2,
+ * and the io_uring transport unless the mount refused it. Returns whether
+ * the ring was asked for. */
+static bool patch_init_reply(struct fs_daemon *fs, struct iovec *iov, int count)
+{
+	const size_t flags_off = offsetof(struct fuse_init_out, flags);
+	const size_t flags2_off = offsetof(struct fuse_init_out, flags2);
+	struct fuse_out_header out;
+	bool uring = false;
+
+	if (count < 2 || iov[0].iov_len < sizeof(out))
+		return false;
+	memcpy(&out, iov[0].iov_base, sizeof(out));
+	if (out.unique != tl_init_unique || out.error != 0 ||
+	    iov[1].iov_len < flags_off + sizeof(uint32_t))
+		return false;
+	if (tl_init_offered & FUSE_HANDLE_KILLPRIV_V2) {
+		or_u32(&iov[1], flags_off, FUSE_HANDLE_KILLPRIV_V2);
+		/* Before the reply: no request can carry a kill flag until the
+		 * kernel has read it. */
+		atomic_store(&fs->killpriv_v2, true);
+	}
+	if ((tl_init_offered2 & FS_URING_INIT_FLAG2) && !fs->opts.no_io_uring &&
+	    iov[1].iov_len >= flags2_off + sizeof(uint32_t)) {
+		int ret = fs_uring_prepare(fs);
+
+		if (ret == 0) {
+			or_u32(&iov[1], flags_off, FUSE_INIT_EXT);
+			or_u32(&iov[1], flags2_off, FS_URING_INIT_FLAG2);
+			uring = true;
+		} else {
+			fs_log(LOG_WARNING,
+			       "cloakfs: io_uring transport unavailable (%s); using /dev/fuse",
+			       strerror(-ret));
+		}
+	}
+	return uring;
 }
 
 static ssize_t hook_writev(int fd, struct iovec *iov, int count, void *userdata)
 {
 	struct fs_daemon *fs = userdata;
-	struct fuse_out_header out;
-	const size_t flags_off = offsetof(struct fuse_init_out, flags);
-	uint32_t flags;
+	bool start_uring = false;
+	ssize_t n;
 
-	if (tl_in_init && count >= 2 && iov[0].iov_len >= sizeof(out)) {
-		memcpy(&out, iov[0].iov_base, sizeof(out));
-		if (out.unique == tl_init_unique && out.error == 0 &&
-		    iov[1].iov_len >= flags_off + sizeof(flags) &&
-		    (tl_init_offered & FUSE_HANDLE_KILLPRIV_V2)) {
-			memcpy(&flags, (uint8_t *)iov[1].iov_base + flags_off, sizeof(flags));
-			flags |= FUSE_HANDLE_KILLPRIV_V2;
-			memcpy((uint8_t *)iov[1].iov_base + flags_off, &flags, sizeof(flags));
-			/* Before the reply: no request can carry a kill flag
-			 * until the kernel has read it. */
-			atomic_store(&fs->killpriv_v2, true);
-		}
+	if (fs_uring_take_reply(iov, count, &n))
+		return n;
+	if (tl_in_init) {
+		start_uring = patch_init_reply(fs, iov, count);
 		tl_in_init = false;
 	}
-	return writev(fd, iov, count);
+	n = writev(fd, iov, count);
+	/* The queues register after the reply: the kernel accepts them only
+	 * once INIT has negotiated the ring. */
+	if (start_uring && n < 0) {
+		fs_uring_abandon(fs);
+	} else if (start_uring) {
+		int ret = fs_uring_start(fs);
+		if (ret != 0) {
+			/* The kernel now waits for every queue: without them
+			 * the mount would hang, so end it. */
+			fs_log(LOG_ERR,
+			       "cloakfs: cannot start the io_uring queues (%s); unmounting",
+			       strerror(-ret));
+			kill(getpid(), SIGTERM);
+		} else {
+			fs_log(LOG_INFO, "cloakfs: serving requests through io_uring");
+		}
+	}
+	return n;
 }
 
 int fs_killpriv_setup(struct fs_daemon *fs)

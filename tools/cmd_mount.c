@@ -94,6 +94,8 @@ static int parse_one_opt(struct mount_args *a, char *o)
 		a->fs.default_permissions = true;
 	else if (KEY("writeback_cache") && !v)
 		a->fs.writeback_cache = true;
+	else if (KEY("no_io_uring") && !v)
+		a->fs.no_io_uring = true;
 	else if (KEY("attr_timeout") && v)
 		return parse_seconds("attr_timeout", v, &a->fs.attr_timeout);
 	else if (KEY("entry_timeout") && v)

@@ -96,6 +96,8 @@ static const struct tool_command commands[] = {
      "       default_permissions  let the kernel check permissions (always so with\n"
      "                         allow_other; without it the backing files' own)\n"
      "       writeback_cache   let the kernel cache writes\n"
+     "       no_io_uring       read requests from /dev/fuse even when the kernel\n"
+     "                         offers io_uring queues (fuse.enable_uring=Y)\n"
      "       attr_timeout=S    kernel attribute cache time, seconds (default 1)\n"
      "       entry_timeout=S   kernel name cache time, seconds (default 1)\n"
      "       max_threads=N     request threads (1..1024)\n"

@@ -37,6 +37,13 @@ FAST_BASE = os.environ.get("CLOAKFS_TEST_FAST_TMP",
 
 libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
 
+# The transport under test: "dev" (requests read from /dev/fuse, the default)
+# or "io_uring" (CLOAKFS_TEST_TRANSPORT=io_uring): the fuse module's
+# enable_uring is switched on for the run and restored after, and every
+# mount must then serve through io_uring queues.
+TRANSPORT = os.environ.get("CLOAKFS_TEST_TRANSPORT", "dev")
+URING_PARAM = "/sys/module/fuse/parameters/enable_uring"
+
 
 class TestFailure(AssertionError):
     pass
@@ -230,6 +237,60 @@ def rss_kib(pid):
     return -1
 
 
+def io_uring_fds(pid):
+    """Number of io_uring instances the process holds."""
+    n = 0
+    try:
+        for fd in os.listdir("/proc/%d/fd" % pid):
+            try:
+                if "io_uring" in os.readlink("/proc/%d/fd/%s" % (pid, fd)):
+                    n += 1
+            except OSError:
+                pass
+    except OSError:
+        pass
+    return n
+
+
+def possible_cpus():
+    with open("/sys/devices/system/cpu/possible") as f:
+        return int(re.split(r"[-,]", f.read().strip())[-1]) + 1
+
+
+def transport_setup():
+    """Switches the kernel to offer io_uring for CLOAKFS_TEST_TRANSPORT=io_uring;
+    returns a function that puts the old setting back."""
+    if TRANSPORT == "dev":
+        return lambda: None
+    check(TRANSPORT == "io_uring", "CLOAKFS_TEST_TRANSPORT=%s: want dev or io_uring" % TRANSPORT)
+    if not os.path.exists(URING_PARAM):
+        raise Skip("this kernel has no FUSE io_uring (%s missing)" % URING_PARAM)
+    with open(URING_PARAM) as f:
+        old = f.read().strip()
+    with open(URING_PARAM, "w") as f:
+        f.write("Y")
+    log("(transport: io_uring; %s was %s)" % (URING_PARAM, old))
+
+    def restore():
+        with open(URING_PARAM, "w") as f:
+            f.write(old)
+    return restore
+
+
+def check_transport(pid):
+    """Under CLOAKFS_TEST_TRANSPORT=io_uring, the daemon holds at least one
+    ring per possible CPU (one per kernel queue it serves) once INIT is done."""
+    if TRANSPORT != "io_uring" or pid is None:
+        return
+    want = possible_cpus()
+    deadline = time.time() + 5
+    while io_uring_fds(pid) < want and time.time() < deadline:
+        time.sleep(0.02)
+    got = io_uring_fds(pid)
+    check(got >= want, "daemon %d holds %d io_uring rings, fewer than the %d kernel queues"
+          % (pid, got, want))
+
+
 def drop_caches():
     """Makes the kernel forget cached dentries/inodes (FUSE FORGETs) and pages."""
     try:
@@ -337,6 +398,7 @@ class Volume:
                 time.sleep(0.05)
         # the mount is usable
         os.statvfs(self.mnt)
+        check_transport(self.pid)
         return self
 
     def log_text(self):
@@ -590,6 +652,11 @@ class Suite:
         leaves it dead (daemon crash), so later cases still run."""
         signal.signal(signal.SIGTERM, _on_signal)
         start_watchdog(self.watchdog)
+        try:
+            restore_transport = transport_setup()
+        except Skip as e:
+            log("### %s: SKIP: %s" % (self.name, e))
+            sys.exit(77 if os.environ.get("CLOAKFS_ALLOW_SKIP") == "1" else 1)
         only = set(sys.argv[1:])
         results = []
         t0 = time.time()
@@ -634,6 +701,7 @@ class Suite:
                             % fn.__name__)
         finally:
             stack.close()
+            restore_transport()
         allow_skip = os.environ.get("CLOAKFS_ALLOW_SKIP") == "1"
         nfail = sum(1 for r in results if r[1] == "FAIL" or (r[1] == "SKIP" and not allow_skip))
         log("\n### %s summary (%.1fs)" % (self.name, time.time() - t0))
