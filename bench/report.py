@@ -134,7 +134,7 @@ def meta_fslist(meta):
 
 def standing(raw, fslist):
     """One line per workload: where cloakfs ranks among the encrypted peers."""
-    # cloakfs-wb is cloakfs with an option, not a peer to beat.
+    # cloakfs-wb and cloakfs-uring are cloakfs with an option, not peers to beat.
     enc = [f for f in fslist if f not in ("tmpfs", "passthrough") and
            not f.startswith(SUBJECT + "-")]
     lines, wins, counted = [], 0, 0
@@ -233,6 +233,7 @@ on {m.get("date", "?")}; {m.get("repeat")} repetition(s), medians reported; the 
 - load average at start / end: {m.get("load_start")} / {m.get("load_end")}
   (the machine may be shared: interleaving spreads any noise over all file systems)
 - free page reporting: {m.get("page_reporting", "not present or left as it was")}
+- FUSE io_uring: {m.get("fuse_io_uring", "left as it was (cloakfs-uring not run)")}
 
 ## Versions
 
@@ -258,6 +259,10 @@ then again), {m.get("repeat")} time(s); the figure is the median.
   kernel's write-back cache (off by default, see PERFORMANCE-ANALYSIS.md for
   its trade-offs). Shown for what the option buys; the standing above counts
   default cloakfs only.
+- **cloakfs-uring**: the same cloakfs serving through the kernel's FUSE
+  io_uring queues (the fuse module's `enable_uring`, off by default, is on
+  for the run and the other cloakfs columns are mounted `-o no_io_uring`).
+  Not counted in the standing either.
 - Sequential: {m.get("seq_mib")} MiB of random data, `dd bs=1M conv=fsync` in, then
   unmount + mount (an empty page cache) and `dd bs=1M` out. The first repetition
   also compares the data read back with what was written (`cmp`).

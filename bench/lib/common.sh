@@ -52,6 +52,7 @@ cleanup() {
 	local rc=$? m
 	trap - EXIT INT TERM
 	restore_page_reporting
+	restore_fuse_uring
 	for m in "${MOUNTED_FUSE[@]}"; do
 		if mountpoint -q "$m" 2>/dev/null; then
 			fusermount3 -u "$m" 2>/dev/null || fusermount3 -uz "$m" 2>/dev/null ||
@@ -115,6 +116,36 @@ restore_page_reporting() {
 	echo "$PAGE_REPORTING_SAVED" >"$PAGE_REPORTING_ORDER_FILE" 2>/dev/null ||
 		log "could not restore $PAGE_REPORTING_ORDER_FILE to $PAGE_REPORTING_SAVED"
 	PAGE_REPORTING_SAVED=
+}
+
+# FUSE over io_uring (Linux 6.14+) is off until root turns on the fuse
+# module's enable_uring. The cloakfs-uring column needs it; no peer here
+# speaks it (libfuse 3.14 and go-fuse do not), and the cloakfs column is
+# mounted with -o no_io_uring meanwhile, so both transports are measured.
+FUSE_URING_FILE=/sys/module/fuse/parameters/enable_uring
+FUSE_URING_SAVED=
+FUSE_URING_ON=0
+CLOAKFS_DEV_OPTS=() # mount options of the /dev/fuse cloakfs columns
+enable_fuse_uring() {
+	[ -w "$FUSE_URING_FILE" ] || {
+		log "this kernel has no FUSE io_uring ($FUSE_URING_FILE): cloakfs-uring is n/a"
+		return 1
+	}
+	FUSE_URING_SAVED=$(cat "$FUSE_URING_FILE") || return 1
+	echo Y >"$FUSE_URING_FILE" 2>/dev/null || {
+		FUSE_URING_SAVED=
+		return 1
+	}
+	FUSE_URING_ON=1
+	CLOAKFS_DEV_OPTS=(-o no_io_uring)
+	log "FUSE io_uring on for the run (enable_uring $FUSE_URING_SAVED -> Y)"
+	echo "fuse_io_uring=on for the run (enable_uring was $FUSE_URING_SAVED, restored after)" >>"$META"
+}
+restore_fuse_uring() {
+	[ -n "$FUSE_URING_SAVED" ] || return 0
+	echo "$FUSE_URING_SAVED" >"$FUSE_URING_FILE" 2>/dev/null ||
+		log "could not restore $FUSE_URING_FILE to $FUSE_URING_SAVED"
+	FUSE_URING_SAVED=
 }
 
 # The first touch of a guest page costs a host fault too. Write, once, as

@@ -8,6 +8,7 @@
 #   securefs     securefs (format 4 default) with default options
 #   cloakfs      this project
 #   cloakfs-wb   this project mounted with -o writeback_cache
+#   cloakfs-uring  this project serving through FUSE io_uring queues
 # shellcheck disable=SC2034 # globals shared with bench/run and workloads.sh
 
 declare -A FS_OK=()    # 1 once setup succeeded
@@ -65,8 +66,9 @@ fs_setup() {
 		securefs create --pbkdf pkcs5-pbkdf2-hmac-sha256 --rounds 1 "$b" \
 			<"$PASSFILE" >"$out" 2>&1 || return 1
 		;;
-	cloakfs | cloakfs-wb)
+	cloakfs | cloakfs-wb | cloakfs-uring)
 		[ -x "${CLOAKFS_BIN:-}" ] || return 1
+		[ "$fs" != cloakfs-uring ] || [ "$FUSE_URING_ON" = 1 ] || return 1
 		"$CLOAKFS_BIN" init --passfile "$PASSFILE" --kdf-memory-mib 8 \
 			--kdf-iterations 1 --kdf-parallelism 1 "$b" >"$out" 2>&1 || return 1
 		;;
@@ -108,9 +110,12 @@ fs_mount() {
 	passthrough) "$PASSTHROUGH_BIN" -o "source=$b" "$m" >>"$out" 2>&1 ;;
 	gocryptfs) gocryptfs -q -passfile "$PASSFILE" "$b" "$m" >>"$out" 2>&1 ;;
 	securefs) securefs mount -b "$b" "$m" <"$PASSFILE" >>"$out" 2>&1 ;;
-	cloakfs) "$CLOAKFS_BIN" mount --passfile "$PASSFILE" "$b" "$m" >>"$out" 2>&1 ;;
-	cloakfs-wb) "$CLOAKFS_BIN" mount -o writeback_cache --passfile "$PASSFILE" "$b" "$m" \
-		>>"$out" 2>&1 ;;
+	# While io_uring is on for cloakfs-uring, the others stay on /dev/fuse.
+	cloakfs) "$CLOAKFS_BIN" mount "${CLOAKFS_DEV_OPTS[@]}" --passfile "$PASSFILE" \
+		"$b" "$m" >>"$out" 2>&1 ;;
+	cloakfs-wb) "$CLOAKFS_BIN" mount "${CLOAKFS_DEV_OPTS[@]}" -o writeback_cache \
+		--passfile "$PASSFILE" "$b" "$m" >>"$out" 2>&1 ;;
+	cloakfs-uring) "$CLOAKFS_BIN" mount --passfile "$PASSFILE" "$b" "$m" >>"$out" 2>&1 ;;
 	esac || {
 		log "$fs: mount failed (see $out)"
 		return 1
@@ -176,5 +181,6 @@ fs_version() {
 		securefs version 2>/dev/null | head -1)" ;;
 	cloakfs) "$CLOAKFS_BIN" --version 2>/dev/null | head -1 ;;
 	cloakfs-wb) echo "$("$CLOAKFS_BIN" --version 2>/dev/null | head -1), -o writeback_cache" ;;
+	cloakfs-uring) echo "$("$CLOAKFS_BIN" --version 2>/dev/null | head -1), FUSE io_uring" ;;
 	esac
 }
