@@ -274,68 +274,63 @@ void cio_aead_put(struct fs_content *c, int slot)
 	pthread_mutex_unlock(&c->mu);
 }
 
-static struct fs_content *content_alloc(const struct crypto_volume_keys *keys, uint32_t block_size)
+/* A fresh, headerless state for one file. Returns 0, -EINVAL (bad block
+ * size) or -ENOMEM. */
+static int content_new(const struct crypto_volume_keys *keys, uint32_t block_size,
+		       struct fs_content **out)
 {
 	struct fs_content *c;
 
+	*out = NULL;
 	if (!crypto_block_size_valid(block_size))
-		return NULL;
+		return -EINVAL;
 	c = calloc(1, sizeof(*c));
 	if (!c)
-		return NULL;
+		return -ENOMEM;
 	c->keys = keys;
 	c->block_size = block_size;
 	atomic_init(&c->has_header, false);
 	pthread_mutex_init(&c->mu, NULL);
 	pthread_cond_init(&c->cv, NULL);
-	return c;
+	*out = c;
+	return 0;
+}
+
+/* Hands *out to the caller on success, frees it otherwise. */
+static int content_settle(int ret, struct fs_content **out)
+{
+	if (ret != 0) {
+		fs_content_free(*out);
+		*out = NULL;
+	}
+	return ret;
 }
 
 int fs_content_open(int fd, const struct crypto_volume_keys *keys, uint32_t block_size,
 		    bool writable, struct fs_content **out)
 {
-	struct fs_content *c;
-	int ret;
+	int ret = content_new(keys, block_size, out);
 
-	*out = NULL;
-	if (!crypto_block_size_valid(block_size))
-		return -EINVAL;
-	c = content_alloc(keys, block_size);
-	if (!c)
-		return -ENOMEM;
-	ret = cio_ensure_header(c, fd, writable);
+	if (ret != 0)
+		return ret;
+	ret = cio_ensure_header(*out, fd, writable);
 	if (ret == -ENODATA)
 		ret = 0; /* read-only open of a headerless empty file */
-	if (ret != 0) {
-		fs_content_free(c);
-		return ret;
-	}
-	*out = c;
-	return 0;
+	return content_settle(ret, out);
 }
 
 int fs_content_create(int fd, const struct crypto_volume_keys *keys, uint32_t block_size,
 		      struct fs_content **out)
 {
 	uint8_t enc[CRYPTO_HEADER_LEN];
-	struct fs_content *c;
-	int ret;
+	int ret = content_new(keys, block_size, out);
 
-	*out = NULL;
-	if (!crypto_block_size_valid(block_size))
-		return -EINVAL;
-	c = content_alloc(keys, block_size);
-	if (!c)
-		return -ENOMEM;
+	if (ret != 0)
+		return ret;
 	ret = write_new_header(fd, keys, enc);
 	if (ret == 0)
-		ret = adopt_header(c, enc);
-	if (ret != 0) {
-		fs_content_free(c);
-		return ret;
-	}
-	*out = c;
-	return 0;
+		ret = adopt_header(*out, enc);
+	return content_settle(ret, out);
 }
 
 void fs_content_free(struct fs_content *c)
