@@ -30,6 +30,8 @@ static void fs_init(void *userdata, struct fuse_conn_info *conn)
 		conn->want |= FUSE_CAP_READDIRPLUS;
 	if (conn->capable & FUSE_CAP_PARALLEL_DIROPS)
 		conn->want |= FUSE_CAP_PARALLEL_DIROPS;
+	/* Listings keep no state (ops_readdir.c). */
+	fs->no_opendir = (conn->capable & FUSE_CAP_NO_OPENDIR_SUPPORT) != 0;
 	if (conn->capable & FUSE_CAP_ATOMIC_O_TRUNC)
 		conn->want |= FUSE_CAP_ATOMIC_O_TRUNC;
 	if (conn->capable & FUSE_CAP_ASYNC_READ)
@@ -72,7 +74,6 @@ const struct fuse_lowlevel_ops fs_ops = {
     .opendir = fs_op_opendir,
     .readdir = fs_op_readdir,
     .readdirplus = fs_op_readdirplus,
-    .releasedir = fs_op_releasedir,
     .fsyncdir = fs_op_fsyncdir,
     .statfs = fs_op_statfs,
     .access = fs_op_access,

@@ -30,6 +30,7 @@ int fs_dir_stream_next(struct fs_dir_stream *s, struct fs_dir_entry *e)
 	s->pos += d->d_reclen;
 	e->name = d->d_name;
 	e->ino = (ino_t)d->d_ino;
+	e->next = (off_t)d->d_off;
 	e->type = d->d_type;
 	return 1;
 }

@@ -4,6 +4,7 @@
 #ifndef CLOAKFS_FS_DIR_STREAM_H
 #define CLOAKFS_FS_DIR_STREAM_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
 
@@ -17,8 +18,14 @@ struct fs_dir_stream {
 struct fs_dir_entry {
 	const char *name; /* valid until the next call */
 	ino_t ino;
+	off_t next;	    /* the cookie (d_off) a listing continues from after this entry */
 	unsigned char type; /* DT_* */
 };
+
+static inline bool fs_dir_name_is_dot(const char *name)
+{
+	return name[0] == '.' && (name[1] == '\0' || (name[1] == '.' && name[2] == '\0'));
+}
 
 /* Starts at the fd's current offset; the fd stays the caller's. */
 void fs_dir_stream_init(struct fs_dir_stream *s, int fd);

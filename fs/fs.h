@@ -91,6 +91,9 @@ struct fs_daemon {
 	/* FUSE_HANDLE_KILLPRIV_V2 negotiated: the kernel leaves set-id
 	 * clearing to us (killpriv.c). */
 	atomic_bool killpriv_v2;
+	/* The kernel sends no OPENDIR/RELEASEDIR once told ENOSYS
+	 * (ops_readdir.c). */
+	bool no_opendir;
 	/* The io_uring transport, when the kernel offered it (uring.c). */
 	struct fs_uring *uring;
 };
@@ -195,13 +198,14 @@ void fs_op_access(fuse_req_t req, fuse_ino_t ino, int mask);
 int fs_dir_check_empty(int fd);
 void fs_op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode);
 void fs_op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name);
+void fs_op_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi);
+
+/* ops_readdir.c */
 void fs_op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
 void fs_op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		   struct fuse_file_info *fi);
 void fs_op_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		       struct fuse_file_info *fi);
-void fs_op_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
-void fs_op_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi);
 
 /* ops_file.c */
 int fs_content_acquire(struct fs_daemon *fs, struct fs_node *n, int fd, bool writable);

@@ -137,14 +137,22 @@ static const struct option mount_options[] = {
     {NULL, 0, NULL, 0},
 };
 
+/* How long the kernel keeps names and attributes before asking again. The
+ * daemon is CIPHERDIR's only user while it serves (volume_lock.h), and the
+ * kernel drops what a change through the mount makes stale, so the time
+ * only bounds how late a change made behind the mount's back is seen. With
+ * 1 s, a tree walked a second time costs a LOOKUP per entry again (rm -rf
+ * after reading the tree: 17,000 of them). securefs's default is 30 s too. */
+#define MOUNT_CACHE_SECONDS 30.0
+
 static int parse_args(int argc, char **argv, struct mount_args *a)
 {
 	int c, r;
 
 	memset(a, 0, sizeof(*a));
 	tool_unlock_init(&a->unlock);
-	a->fs.attr_timeout = 1.0;
-	a->fs.entry_timeout = 1.0;
+	a->fs.attr_timeout = MOUNT_CACHE_SECONDS;
+	a->fs.entry_timeout = MOUNT_CACHE_SECONDS;
 	optind = 1;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "fdo:", mount_options, NULL)) != -1) {

@@ -1,6 +1,9 @@
 /* fs/dir_stream.c: a listing through getdents64 returns every entry of a real
  * directory exactly once, with its inode number and type, across many
- * refills of the stream's buffer; a non-directory fd is an error. */
+ * refills of the stream's buffer; a listing resumed from an entry's cookie
+ * (d_off, what cloakfs hands the kernel as the READDIR offset) goes on with
+ * the entries after it, also after earlier entries were removed; a
+ * non-directory fd is an error. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -86,6 +89,91 @@ static void test_lists_every_entry_once(void **state)
 	free(s);
 }
 
+static void make_entries(int dfd, int n)
+{
+	char name[160];
+	for (int i = 0; i < n; i++) {
+		int fd;
+		entry_name(name, sizeof(name), i);
+		fd = openat(dfd, name, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0600);
+		assert_true(fd >= 0);
+		close(fd);
+	}
+}
+
+/* Lists dfd from cookie `from` (0: the start) into names/nexts; returns the count. */
+static int list_from(int dfd, off_t from, char (*names)[160], off_t *nexts, int cap)
+{
+	struct fs_dir_stream *s = malloc(sizeof(*s));
+	struct fs_dir_entry e;
+	int fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC), n = 0, r;
+
+	assert_non_null(s);
+	assert_true(fd >= 0);
+	if (from != 0)
+		assert_int_equal(lseek(fd, from, SEEK_SET), from);
+	fs_dir_stream_init(s, fd);
+	while ((r = fs_dir_stream_next(s, &e)) == 1) {
+		assert_true(n < cap);
+		snprintf(names[n], 160, "%s", e.name);
+		nexts[n++] = e.next;
+	}
+	assert_int_equal(r, 0);
+	close(fd);
+	free(s);
+	return n;
+}
+
+static void test_resumes_at_cookies(void **state)
+{
+	enum { N = 400, CAP = N + 2 };
+	char dir[] = "/tmp/cloakfs-dirstream-XXXXXX";
+	char(*all)[160] = calloc(CAP, 160), (*rest)[160] = calloc(CAP, 160);
+	off_t *nexts = calloc(CAP, sizeof(off_t)), *rnexts = calloc(CAP, sizeof(off_t));
+	int dfd, n, m, k, i;
+
+	(void)state;
+	assert_non_null(all);
+	assert_non_null(rest);
+	assert_non_null(nexts);
+	assert_non_null(rnexts);
+	assert_non_null(mkdtemp(dir));
+	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	assert_true(dfd >= 0);
+	make_entries(dfd, N);
+	n = list_from(dfd, 0, all, nexts, CAP);
+	assert_int_equal(n, N + 2);
+
+	/* From each k-th entry's cookie, the listing is exactly the entries after it. */
+	for (k = 0; k < n; k += 37) {
+		m = list_from(dfd, nexts[k], rest, rnexts, CAP);
+		assert_int_equal(m, n - k - 1);
+		for (i = 0; i < m; i++) {
+			assert_string_equal(rest[i], all[k + 1 + i]);
+			assert_true(rnexts[i] == nexts[k + 1 + i]);
+		}
+	}
+
+	/* rm -rf's pattern: remove what was listed, then resume. */
+	k = n / 2;
+	for (i = 0; i <= k; i++)
+		if (strcmp(all[i], ".") != 0 && strcmp(all[i], "..") != 0)
+			assert_int_equal(unlinkat(dfd, all[i], 0), 0);
+	m = list_from(dfd, nexts[k], rest, rnexts, CAP);
+	assert_int_equal(m, n - k - 1);
+	for (i = 0; i < m; i++) {
+		assert_string_equal(rest[i], all[k + 1 + i]);
+		if (strcmp(rest[i], ".") != 0 && strcmp(rest[i], "..") != 0)
+			assert_int_equal(unlinkat(dfd, rest[i], 0), 0);
+	}
+	close(dfd);
+	assert_int_equal(rmdir(dir), 0);
+	free(all);
+	free(rest);
+	free(nexts);
+	free(rnexts);
+}
+
 static void test_not_a_directory(void **state)
 {
 	char path[] = "/tmp/cloakfs-dirstream-file-XXXXXX";
@@ -107,6 +195,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_lists_every_entry_once),
+	    cmocka_unit_test(test_resumes_at_cookies),
 	    cmocka_unit_test(test_not_a_directory),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
