@@ -178,7 +178,7 @@ int crypto_block_seal(struct crypto_aead *aead, const uint8_t header[CRYPTO_HEAD
 	uint8_t nonce[CRYPTO_NONCE_LEN];
 
 	/* A fresh random nonce per write: a rewritten block never reuses one. */
-	if (crypto_random_bytes(nonce, sizeof(nonce)) != 0)
+	if (crypto_random_nonce(nonce) != 0)
 		return -EIO;
 	return crypto_block_seal_nonce(aead, header, index, nonce, pt, len, out);
 }

@@ -27,7 +27,7 @@ long crypto_symlink_encrypt(const struct crypto_volume_keys *keys, const char *t
 	if (out_cap < crypto_b64url_encoded_len(len + CRYPTO_AEAD_OVERHEAD) + 1)
 		return -ENOSPC;
 	aead = crypto_cache_aead(keys->symlink);
-	if (aead == NULL || crypto_random_bytes(blob, CRYPTO_NONCE_LEN) != 0)
+	if (aead == NULL || crypto_random_nonce(blob) != 0)
 		goto out;
 	if (crypto_aead_seal(aead, blob, NULL, 0, (const uint8_t *)target, len,
 			     blob + CRYPTO_NONCE_LEN, blob + CRYPTO_NONCE_LEN + len) != 0)
@@ -86,7 +86,7 @@ long crypto_xattr_value_seal(const struct crypto_volume_keys *keys, const char *
 	if (out_cap < len + CRYPTO_AEAD_OVERHEAD)
 		return -ENOSPC;
 	aead = crypto_cache_aead(keys->xattr_value);
-	if (aead == NULL || crypto_random_bytes(out, CRYPTO_NONCE_LEN) != 0)
+	if (aead == NULL || crypto_random_nonce(out) != 0)
 		return -EIO;
 	/* value and out must not overlap: out is shifted by the nonce. */
 	if (crypto_aead_seal(aead, out, (const uint8_t *)backing_name, strlen(backing_name), value,

@@ -10,43 +10,14 @@
 #include "fs/content_internal.h"
 #include "fs/content_io.h"
 
-/* Nonces drawn from the CSPRNG in batches: one RAND_bytes call costs about as
- * much as encrypting a 4 KiB block, so one call per block would halve write
- * speed. Each nonce is still used once, right after it is drawn. */
-#define NONCE_BATCH 64
-
-struct nonce_batch {
-	uint8_t buf[NONCE_BATCH * CRYPTO_NONCE_LEN];
-	unsigned left;
-	uint64_t todo; /* blocks still to seal: draw no more than needed */
-};
-
-static int nonce_next(struct nonce_batch *nb, uint8_t out[CRYPTO_NONCE_LEN])
-{
-	if (nb->left == 0) {
-		unsigned n = nb->todo < NONCE_BATCH ? (unsigned)nb->todo : NONCE_BATCH;
-
-		if (n == 0)
-			n = 1;
-		if (crypto_random_bytes(nb->buf, (size_t)n * CRYPTO_NONCE_LEN) != 0)
-			return -EIO;
-		nb->left = n;
-	}
-	nb->left--;
-	if (nb->todo)
-		nb->todo--;
-	memcpy(out, nb->buf + (size_t)nb->left * CRYPTO_NONCE_LEN, CRYPTO_NONCE_LEN);
-	return 0;
-}
-
-/* crypto_block_seal with a nonce from the batch. */
-static int seal_block(struct fs_content *c, struct crypto_aead *aead, struct nonce_batch *nb,
-		      uint64_t i, const uint8_t *pt, size_t len, uint8_t *out)
+/* crypto_block_seal with a nonce from the thread's batch. */
+static int seal_block(struct fs_content *c, struct crypto_aead *aead, uint64_t i, const uint8_t *pt,
+		      size_t len, uint8_t *out)
 {
 	uint8_t nonce[CRYPTO_NONCE_LEN];
 	int ret;
 
-	ret = nonce_next(nb, nonce);
+	ret = crypto_random_nonce(nonce);
 	if (ret != 0)
 		return ret;
 	return crypto_block_seal_nonce(aead, c->header, i, nonce, pt, len, out);
@@ -113,7 +84,6 @@ static int write_chunk(struct fs_content *c, int fd, struct crypto_aead *aead, c
 	const uint64_t B = c->block_size, SB = cio_stored_size(c);
 	uint64_t first = off / B, last = (off + len - 1) / B, end = off + len;
 	uint64_t newsize = end > size ? end : size, total = 0, i;
-	struct nonce_batch nb = {.left = 0, .todo = last - first + 1};
 	uint8_t *out, *pt;
 	int ret = 0;
 
@@ -129,7 +99,7 @@ static int write_chunk(struct fs_content *c, int fd, struct crypto_aead *aead, c
 		uint8_t *slot = out + (i - first) * SB;
 
 		if (wstart == bstart && wend == bstart + blen) {
-			ret = seal_block(c, aead, &nb, i, src + (bstart - off), (size_t)blen, slot);
+			ret = seal_block(c, aead, i, src + (bstart - off), (size_t)blen, slot);
 		} else {
 			/* Partial first/last block: merge with what is there. */
 			memset(pt, 0, (size_t)blen);
@@ -141,7 +111,7 @@ static int write_chunk(struct fs_content *c, int fd, struct crypto_aead *aead, c
 			if (ret == 0) {
 				memcpy(pt + (wstart - bstart), src + (wstart - off),
 				       (size_t)(wend - wstart));
-				ret = seal_block(c, aead, &nb, i, pt, (size_t)blen, slot);
+				ret = seal_block(c, aead, i, pt, (size_t)blen, slot);
 			}
 			crypto_wipe(pt, (size_t)blen);
 		}
