@@ -66,6 +66,5 @@ int crypto_random_nonce(uint8_t out[CRYPTO_RANDOM_NONCE_LEN])
 	}
 	b->left--;
 	memcpy(out, b->buf + (size_t)b->left * CRYPTO_RANDOM_NONCE_LEN, CRYPTO_RANDOM_NONCE_LEN);
-	memset(b->buf + (size_t)b->left * CRYPTO_RANDOM_NONCE_LEN, 0, CRYPTO_RANDOM_NONCE_LEN);
 	return 0;
 }

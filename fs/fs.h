@@ -175,11 +175,10 @@ int fs_name_decrypt(struct fs_daemon *fs, const uint8_t *dir_id, int dfd, const 
 int fs_stat_fixup(struct fs_daemon *fs, struct stat *st);
 int fs_do_lookup(fuse_req_t req, struct fs_node *parent, const char *name,
 		 struct fuse_entry_param *e);
-int fs_entry_from_fd(struct fs_daemon *fs, struct fs_node *parent, int pfd,
-		     const struct fs_bname *b, const char *plain, struct fuse_entry_param *e,
-		     struct fs_node **out);
+int fs_entry_from_fd(struct fs_daemon *fs, struct fs_node *parent, int pfd, const char *backing,
+		     const char *plain, struct fuse_entry_param *e, struct fs_node **out);
 /* The same from attributes the caller already has (fstat of the new file). */
-int fs_entry_from_stat(struct fs_daemon *fs, struct fs_node *parent, const struct fs_bname *b,
+int fs_entry_from_stat(struct fs_daemon *fs, struct fs_node *parent, const char *backing,
 		       const char *plain, const struct stat *st, struct fuse_entry_param *e,
 		       struct fs_node **out);
 int fs_chown_new(fuse_req_t req, int dfd, const char *name);

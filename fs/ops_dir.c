@@ -92,7 +92,7 @@ static int do_mkdir(fuse_req_t req, struct fs_node *p, int pfd, const char *name
 	if (ret == 0 && renameat2(pfd, tmp, pfd, b.backing, RENAME_NOREPLACE) != 0)
 		ret = -errno;
 	if (ret == 0)
-		ret = fs_entry_from_fd(fs, p, pfd, &b, name, e, &n);
+		ret = fs_entry_from_fd(fs, p, pfd, b.backing, name, e, &n);
 	if (ret == 0) {
 		pthread_mutex_lock(&fs->mutex);
 		memcpy(n->dir_id, dir_id, sizeof(dir_id));

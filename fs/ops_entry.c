@@ -46,7 +46,7 @@ static void entry_init(struct fs_daemon *fs, struct fuse_entry_param *e)
 	e->entry_timeout = fs->opts.entry_timeout;
 }
 
-int fs_entry_from_stat(struct fs_daemon *fs, struct fs_node *parent, const struct fs_bname *b,
+int fs_entry_from_stat(struct fs_daemon *fs, struct fs_node *parent, const char *backing,
 		       const char *plain, const struct stat *st, struct fuse_entry_param *e,
 		       struct fs_node **out)
 {
@@ -55,7 +55,7 @@ int fs_entry_from_stat(struct fs_daemon *fs, struct fs_node *parent, const struc
 
 	entry_init(fs, e);
 	e->attr = *st;
-	ret = fs_table_enter(fs, parent, b->backing, plain, &e->attr, true, &n);
+	ret = fs_table_enter(fs, parent, backing, plain, &e->attr, true, &n);
 	if (ret != 0)
 		return ret;
 	entry_fixup(fs, e);
@@ -65,15 +65,14 @@ int fs_entry_from_stat(struct fs_daemon *fs, struct fs_node *parent, const struc
 	return 0;
 }
 
-int fs_entry_from_fd(struct fs_daemon *fs, struct fs_node *parent, int pfd,
-		     const struct fs_bname *b, const char *plain, struct fuse_entry_param *e,
-		     struct fs_node **out)
+int fs_entry_from_fd(struct fs_daemon *fs, struct fs_node *parent, int pfd, const char *backing,
+		     const char *plain, struct fuse_entry_param *e, struct fs_node **out)
 {
 	struct stat st;
 
-	if (fstatat(pfd, b->backing, &st, AT_SYMLINK_NOFOLLOW) != 0)
+	if (fstatat(pfd, backing, &st, AT_SYMLINK_NOFOLLOW) != 0)
 		return -errno;
-	return fs_entry_from_stat(fs, parent, b, plain, &st, e, out);
+	return fs_entry_from_stat(fs, parent, backing, plain, &st, e, out);
 }
 
 int fs_do_lookup(fuse_req_t req, struct fs_node *parent, const char *name,
@@ -89,7 +88,7 @@ int fs_do_lookup(fuse_req_t req, struct fs_node *parent, const char *name,
 		return pfd;
 	ret = fs_name_encrypt(fs, parent, pfd, name, &b);
 	if (ret == 0)
-		ret = fs_entry_from_fd(fs, parent, pfd, &b, name, e, NULL);
+		ret = fs_entry_from_fd(fs, parent, pfd, b.backing, name, e, NULL);
 	else if (ret == -EINVAL)
 		ret = -ENOENT;
 	fs_dirfd_put(fs, parent);

@@ -189,7 +189,7 @@ static int create_file(fuse_req_t req, struct fs_node *p, int pfd, const char *n
 	if (ret == 0 && fstat(fd, &st) != 0)
 		ret = -errno;
 	if (ret == 0)
-		ret = fs_entry_from_stat(fs, p, &b, name, &st, e, &n);
+		ret = fs_entry_from_stat(fs, p, b.backing, name, &st, e, &n);
 	if (ret != 0) {
 		fs_content_free(c);
 		close(fd);

@@ -63,7 +63,7 @@ static int finish_new(fuse_req_t req, struct dir_ctx *c, const char *name, mode_
 		    fchmodat(c->pfd, c->b.backing, mode & 07777, 0) != 0)
 			ret = -errno;
 		if (ret == 0)
-			ret = fs_entry_from_fd(fs, c->p, c->pfd, &c->b, name, e, NULL);
+			ret = fs_entry_from_fd(fs, c->p, c->pfd, c->b.backing, name, e, NULL);
 		if (ret != 0)
 			unlinkat(c->pfd, c->b.backing, 0);
 	}
@@ -193,7 +193,7 @@ void fs_op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char
 		if (linkat(loc.fd, loc.name, c.pfd, c.b.backing, 0) != 0)
 			ret = -errno;
 		if (ret == 0)
-			ret = fs_entry_from_fd(fs, c.p, c.pfd, &c.b, newname, &e, NULL);
+			ret = fs_entry_from_fd(fs, c.p, c.pfd, c.b.backing, newname, &e, NULL);
 		if (ret != 0 && side)
 			fs_sidecar_remove(c.pfd, c.b.backing);
 	}

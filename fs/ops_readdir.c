@@ -44,26 +44,13 @@ static ino_t parent_ino(struct fs_daemon *fs, struct fs_node *dir)
 static int plus_entry(struct listing *l, const char *backing, const char *plain, ino_t ino,
 		      struct fuse_entry_param *e)
 {
-	struct fs_node *n;
-	int ret;
-
-	memset(e, 0, sizeof(*e));
 	if (fs_dir_name_is_dot(plain)) {
+		memset(e, 0, sizeof(*e));
 		e->attr.st_ino = ino;
 		e->attr.st_mode = S_IFDIR;
 		return 0;
 	}
-	e->attr_timeout = l->fs->opts.attr_timeout;
-	e->entry_timeout = l->fs->opts.entry_timeout;
-	if (fstatat(l->dfd, backing, &e->attr, AT_SYMLINK_NOFOLLOW) != 0)
-		return -errno;
-	ret = fs_table_enter(l->fs, l->dir, backing, plain, &e->attr, true, &n);
-	if (ret != 0)
-		return ret;
-	if (fs_stat_fixup(l->fs, &e->attr) != 0)
-		e->attr_timeout = 0; /* as in lookup: getattr reports EIO */
-	e->ino = (uintptr_t)n;
-	return 0;
+	return fs_entry_from_fd(l->fs, l->dir, l->dfd, backing, plain, e, NULL);
 }
 
 /* Adds one entry whose successor starts at `next`. Returns false when the

@@ -77,7 +77,7 @@ def many_requests_every_entry_once(vol):
 
 @suite.case
 def remove_while_listing(vol):
-    """unlink each entry as the listing returns it: none skipped, none twice"""
+    """unlink each entry as the listing returns it: every entry listed exactly once"""
     for cold in (True, False):
         path = make_dir(vol, "rm")
         if cold:
